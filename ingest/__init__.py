@@ -1,0 +1,1 @@
+"""Turning user files into normalized Documents and structure-aware Chunks."""

@@ -1,0 +1,140 @@
+"""File loaders: bytes on disk -> normalized Document. Each raises IngestError with a one-line fix."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from assistant.text import normalize
+from assistant.types import AssistantError, Document
+
+MAX_BYTES = 50 * 1024 * 1024
+
+
+class IngestError(AssistantError):
+    """A file that cannot be ingested; str() is the one-line message naming the file and the fix."""
+
+    def __init__(self, path: Path | str, cause: str, fix: str) -> None:
+        self.path = str(path)
+        super().__init__(f"{Path(path).name}: {cause}", fix)
+
+
+def decode_text(data: bytes, path: Path) -> str:
+    """UTF-8 (with or without BOM), UTF-16 with BOM, else GB18030 (a superset of GBK/GB2312)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    if b"\x00" in data[:4096]:
+        raise IngestError(path, "looks like a binary file, not text", "save it as UTF-8 text or use its real extension")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError:
+        raise IngestError(path, "is neither UTF-8 nor GBK/GB18030 text", "re-save the file as UTF-8") from None
+    # GB18030 decodes almost any byte soup; demand that the result is mostly CJK or ASCII.
+    good = sum(1 for ch in text if ch.isascii() or "\u4e00" <= ch <= "\u9fff" or "\u3000" <= ch <= "\u303f" or "\uff00" <= ch <= "\uffef")
+    if text and good / len(text) < 0.9:
+        raise IngestError(path, "has an unknown text encoding", "re-save the file as UTF-8")
+    return text
+
+
+def load_text(path: Path) -> tuple[str, dict]:
+    return normalize(decode_text(path.read_bytes(), path)), {}
+
+
+# Extension -> loader returning (normalized text, extras). Other modules register richer formats.
+LOADERS: dict[str, Callable[[Path], tuple[str, dict]]] = {".md": load_text, ".txt": load_text, ".markdown": load_text}
+
+
+def register(ext: str, fn: Callable[[Path], tuple[str, dict]]) -> None:
+    LOADERS[ext.lower()] = fn
+
+
+def supported(path: Path) -> bool:
+    return path.suffix.lower() in LOADERS and not path.name.startswith((".", "~$"))
+
+
+_VERSION_IN_NAME = re.compile(r"[（(_\-\s]((?:19|20)\d{2})(?:[-.年]\d{1,2}(?:[-.月]\d{1,2}日?)?)?[）)]?$")
+_DATE_IN_TEXT = re.compile(r"((?:19|20)\d{2})年(\d{1,2})月(\d{1,2})日")
+_REG_TITLE = re.compile(r"(条例|规定|准则|办法|章程|规则|细则|法|决定|意见|通知)(（试行）)?$")
+_LIST_WORDS = ("清单", "台账", "责任分工", "任务分解")
+_REPORT_WORDS = ("总结", "报告", "汇报", "情况", "述责述廉", "讲话")
+
+
+def detect_title(text: str, path: Path) -> str:
+    for line in text.split("\n")[:5]:
+        if line.startswith("# "):
+            return line[2:].strip()
+    stem = _VERSION_IN_NAME.sub("", path.stem).strip()
+    return stem or path.stem
+
+
+def detect_version(text: str, path: Path) -> str:
+    m = _VERSION_IN_NAME.search(path.stem)
+    if m:
+        return m.group(1)
+    head = "\n".join(text.split("\n")[:8])
+    m = _DATE_IN_TEXT.search(head)
+    return m.group(1) if m else ""
+
+
+def detect_kind(text: str, title: str, path: Path, extras: dict) -> str:
+    parts = {p.lower() for p in path.parts}
+    if extras.get("rows"):
+        return "list"
+    if parts & {"regulations", "laws", "法规", "制度"}:
+        return "regulation"
+    if parts & {"lists", "清单"}:
+        return "list"
+    if parts & {"reports", "报告"}:
+        return "report"
+    articles = sum(1 for line in text.split("\n") if re.match(r"^第[一二三四五六七八九十百千零〇\d]+条", line))
+    if articles >= 3 or (articles >= 1 and _REG_TITLE.search(title)):
+        return "regulation"
+    if any(w in title for w in _LIST_WORDS):
+        return "list"
+    if any(w in title for w in _REPORT_WORDS):
+        return "report"
+    return "other"
+
+
+def file_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def load_document(path: Path, root: Path, kind: str = "") -> Document:
+    """Load one file into a Document. Raises IngestError (one line, with the fix) on bad input."""
+    rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+    if not path.is_file():
+        raise IngestError(path, "does not exist or is not a file", "check the path")
+    size = path.stat().st_size
+    if size == 0:
+        raise IngestError(path, "is empty", "remove it or add content")
+    if size > MAX_BYTES:
+        raise IngestError(path, f"is {size // 2**20} MiB, over the {MAX_BYTES // 2**20} MiB limit", "split it into smaller files")
+    loader = LOADERS.get(path.suffix.lower())
+    if loader is None:
+        exts = " ".join(sorted(LOADERS))
+        raise IngestError(path, f"has an unsupported type {path.suffix or '(none)'}", f"convert it to one of: {exts}")
+    text, extras = loader(path)
+    if not text.strip():
+        raise IngestError(path, "contains no text", "for a scanned PDF run OCR first; otherwise check the file")
+    title = extras.get("title") or detect_title(text, path)
+    kind = kind or extras.get("kind") or detect_kind(text, title, Path(rel), extras)
+    return Document(
+        doc_id=hashlib.sha1(rel.encode("utf-8")).hexdigest()[:12],
+        title=title,
+        text=text,
+        kind=kind,
+        source=rel,
+        version=extras.get("version") or detect_version(text, path),
+        rows=tuple(extras.get("rows", ())),
+        sheet_rows=tuple(extras.get("sheet_rows", ())),
+        warnings=tuple(extras.get("warnings", ())),
+    )

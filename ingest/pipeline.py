@@ -1,0 +1,254 @@
+"""Incremental, crash-safe ingest: scan sources, chunk what changed, embed only new chunks, commit a new generation."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from assistant.protocols import Embedder
+from assistant.store import GenerationWriter, current_generation, read_chunks, read_manifest, writer_lock
+from assistant.text import tokenize
+from assistant.types import AssistantError, Chunk
+from ingest.chunking import chunk_document
+from ingest.loaders import IngestError, file_hash, load_document, supported
+
+VERSIONS = json.loads((Path(__file__).resolve().parent.parent / "assistant" / "resources" / "versions.json").read_text("utf-8"))
+SKIP_NAMES = {"readme.md", "readme.txt", "license", "license.md"}
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class FileResult:
+    path: str
+    status: str  # added | updated | unchanged | removed | failed | duplicate | skipped
+    chunks: int = 0
+    error: str = ""
+    title: str = ""
+    kind: str = ""
+
+
+@dataclass
+class IngestReport:
+    files: list[FileResult] = field(default_factory=list)
+    generation: str = ""
+    chunks: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+    changed: bool = False
+
+    @property
+    def failures(self) -> list[FileResult]:
+        return [f for f in self.files if f.status in ("failed", "duplicate", "skipped")]
+
+    def summary(self) -> str:
+        counts: dict[str, int] = {}
+        for f in self.files:
+            counts[f.status] = counts.get(f.status, 0) + 1
+        parts = "，".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        head = f"{self.chunks} chunks ({self.embedded} embedded) in {self.seconds:.1f}s; files: {parts or 'none'}"
+        return head if self.changed else head + "; index already up to date"
+
+
+@dataclass(frozen=True)
+class Source:
+    """A folder whose files belong to the knowledge base; ``prefix`` keeps relative paths unique."""
+
+    root: Path
+    prefix: str = ""
+
+
+def scan(sources: Sequence[Source], excluded: set[str] = frozenset()) -> tuple[dict[str, tuple[Path, Path]], list[FileResult]]:
+    """Supported files as rel -> (path, source root), and the files skipped for their type."""
+    files: dict[str, tuple[Path, Path]] = {}
+    skipped: list[FileResult] = []
+    for src in sources:
+        if not src.root.is_dir():
+            continue
+        for p in sorted(src.root.rglob("*")):
+            if not p.is_file() or any(part.startswith(".") for part in p.relative_to(src.root).parts):
+                continue
+            rel = src.prefix + p.relative_to(src.root).as_posix()
+            if rel in excluded or p.name.lower() in SKIP_NAMES:
+                continue
+            if supported(p):
+                files[rel] = (p, src.root)
+            elif not p.name.startswith("~$"):
+                skipped.append(FileResult(rel, "skipped", error=f"{p.name}: unsupported file type {p.suffix or '(none)'}"))
+    return files, skipped
+
+
+def label_versions(chunks: list[Chunk]) -> list[Chunk]:
+    """Mark chunks of superseded documents: an older version of a title held in the KB, or older than the registry knows."""
+    newest: dict[str, str] = {}
+    for c in chunks:
+        if c.version and c.kind == "regulation":
+            newest[c.title] = max(newest.get(c.title, ""), c.version)
+    out = []
+    for c in chunks:
+        sup, by = False, ""
+        if c.version and c.kind == "regulation":
+            if newest.get(c.title, "") > c.version:
+                sup, by = True, f"{newest[c.title]}年版"
+            known = VERSIONS.get(c.title)
+            if isinstance(known, dict) and known.get("latest", "") > c.version[:4]:
+                sup, by = True, known.get("name") or f"{known['latest']}年版"
+        out.append(dataclasses.replace(c, superseded=sup, superseded_by=by) if (sup, by) != (c.superseded, c.superseded_by) else c)
+    return out
+
+
+def ingest(
+    sources: Sequence[Source],
+    kb_dir: Path,
+    embedder: Embedder,
+    *,
+    max_chars: int = 600,
+    kinds: dict[str, str] | None = None,
+    excluded: set[str] = frozenset(),
+    progress: Progress | None = None,
+    show_bar: bool = True,
+    force: bool = False,
+) -> IngestReport:
+    """Bring the index in ``kb_dir`` in line with ``sources``. The live index stays readable throughout."""
+    t0 = time.perf_counter()
+    kinds = kinds or {}
+    note = progress or (lambda frac, desc: None)
+    with writer_lock(kb_dir):
+        prev_gen = current_generation(kb_dir)
+        prev_manifest = read_manifest(prev_gen)
+        prev_chunks, prev_tokens = read_chunks(prev_gen)
+        same_model = prev_manifest.get("embedder") == embedder.name
+        by_source: dict[str, list[int]] = {}
+        for i, c in enumerate(prev_chunks):
+            by_source.setdefault(c.source, []).append(i)
+
+        files, results = scan(sources, excluded)
+        kept: list[tuple[Chunk, list[str]]] = []
+        manifest_files: dict[str, dict] = {}
+        seen_hashes: dict[str, str] = {}
+        changed = force or not same_model
+
+        bar = tqdm(files.items(), desc="reading", unit="file", disable=not show_bar, leave=False)
+        for n, (rel, (path, root)) in enumerate(bar):
+            note(0.5 * n / max(len(files), 1), f"reading {rel}")
+            old = prev_manifest["files"].get(rel)
+            try:
+                data = path.read_bytes()
+            except OSError as e:
+                results.append(FileResult(rel, "failed", error=f"{path.name}: cannot be read ({e.strerror}) — check permissions"))
+                continue
+            digest = file_hash(data)
+            if digest in seen_hashes:
+                results.append(FileResult(rel, "duplicate", error=f"{path.name}: same content as {seen_hashes[digest]} — remove one copy"))
+                continue
+            seen_hashes[digest] = rel
+            kind = kinds.get(rel, "")
+            if old and old.get("sha256") == digest and old.get("kind_override", "") == kind and not force and rel in by_source:
+                kept.extend((prev_chunks[i], prev_tokens[i]) for i in by_source[rel])
+                manifest_files[rel] = old
+                results.append(FileResult(rel, "unchanged", old.get("chunks", 0), title=old.get("title", ""), kind=old.get("kind", "")))
+                continue
+            changed = True
+            try:
+                doc = load_document(path, root, kind=kind)
+                doc = dataclasses.replace(doc, source=rel)
+                chunks = chunk_document(doc, max_chars=max_chars)
+                if not chunks:
+                    raise IngestError(path, "produced no text chunks", "check that the file has readable text")
+            except IngestError as e:
+                keep_old = rel in by_source
+                msg = str(e) + ("; the previous version stays in the index" if keep_old else "")
+                results.append(FileResult(rel, "failed", error=msg))
+                if keep_old:
+                    kept.extend((prev_chunks[i], prev_tokens[i]) for i in by_source[rel])
+                    manifest_files[rel] = old
+                continue
+            except Exception as e:  # a parser crash on one file must not stop the batch
+                results.append(FileResult(rel, "failed", error=f"{path.name}: could not be parsed ({type(e).__name__}: {e}) — re-save it in a standard format"))
+                if rel in by_source:
+                    kept.extend((prev_chunks[i], prev_tokens[i]) for i in by_source[rel])
+                    manifest_files[rel] = old
+                continue
+            kept.extend((c, tokenize(c.retrieval_text)) for c in chunks)
+            manifest_files[rel] = {
+                "sha256": digest,
+                "title": doc.title,
+                "kind": doc.kind,
+                "kind_override": kind,
+                "version": doc.version,
+                "chunks": len(chunks),
+                "warnings": list(doc.warnings),
+            }
+            results.append(FileResult(rel, "updated" if old else "added", len(chunks), title=doc.title, kind=doc.kind))
+        removed = [r for r in prev_manifest["files"] if r not in manifest_files and r not in {f.path for f in results if f.status == "failed"}]
+        for rel in removed:
+            changed = True
+            results.append(FileResult(rel, "removed"))
+
+        report = IngestReport(files=results)
+        if not changed and prev_gen is not None:
+            report.generation = prev_gen.name
+            report.chunks = len(prev_chunks)
+            report.seconds = time.perf_counter() - t0
+            note(1.0, "up to date")
+            return report
+
+        chunks = label_versions([c for c, _ in kept])
+        tokens = [t for _, t in kept]
+        writer = GenerationWriter(kb_dir)
+        try:
+            collection = writer.open_collection(embedder.dim, embedder.name)
+            existing = set(collection.get(include=[])["ids"]) if collection.count() else set()
+            wanted = {c.id for c in chunks}
+            stale = sorted(existing - wanted)
+            for i in range(0, len(stale), 5000):
+                collection.delete(ids=stale[i : i + 5000])
+            todo = [c for c in chunks if c.id not in existing]
+            batch = 64
+            ebar = tqdm(total=len(todo), desc="embedding", unit="chunk", disable=not show_bar or not todo, leave=False)
+            for i in range(0, len(todo), batch):
+                part = todo[i : i + batch]
+                vecs = embedder.embed_documents([c.retrieval_text for c in part])
+                collection.add(
+                    ids=[c.id for c in part],
+                    embeddings=vecs,
+                    metadatas=[{"doc_id": c.doc_id, "kind": c.kind, "source": c.source} for c in part],
+                )
+                ebar.update(len(part))
+                note(0.5 + 0.45 * (i + len(part)) / max(len(todo), 1), f"embedding {i + len(part)}/{len(todo)}")
+            ebar.close()
+            writer.write_chunks(chunks, tokens)
+            writer.write_bm25(tokens)
+            manifest = {
+                "embedder": embedder.name,
+                "dim": embedder.dim,
+                "files": manifest_files,
+                "errors": {f.path: f.error for f in results if f.error},
+                "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+                "sources": [str(s.root) for s in sources],
+                "chunks": len(chunks),
+            }
+            writer.commit(manifest)
+        except BaseException:
+            writer.abort()
+            raise
+        report.generation = writer.path.name
+        report.chunks = len(chunks)
+        report.embedded = len(todo)
+        report.changed = True
+        report.seconds = time.perf_counter() - t0
+        note(1.0, "done")
+        return report
+
+
+def require_index(kb_dir: Path) -> Path:
+    gen = current_generation(kb_dir)
+    if gen is None:
+        raise AssistantError(f"no index at {kb_dir}", "run `assistant ingest` first")
+    return gen

@@ -1,0 +1,82 @@
+"""Recognizers for Chinese document structure: 编/章/节/条, 一、/（一）/1./一是 headings, numerals."""
+
+from __future__ import annotations
+
+import re
+
+CN_NUM = "零〇一二三四五六七八九十百千两"
+_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_UNITS = {"十": 10, "百": 100, "千": 1000}
+
+
+def cn_to_int(s: str) -> int:
+    """'一百二十三' -> 123, '十五' -> 15, '42' -> 42."""
+    if s.isdigit():
+        return int(s)
+    total, num = 0, 0
+    for ch in s:
+        if ch in _DIGITS:
+            num = _DIGITS[ch]
+        elif ch in _UNITS:
+            total += (num or 1) * _UNITS[ch]
+            num = 0
+        else:
+            raise ValueError(f"not a Chinese numeral: {s}")
+    return total + num
+
+
+def int_to_cn(n: int) -> str:
+    """123 -> '一百二十三' (the form used in 第N条)."""
+    digits = "零一二三四五六七八九"
+    if n < 10:
+        return digits[n]
+    if n < 20:
+        return "十" + (digits[n % 10] if n % 10 else "")
+    out = ""
+    for unit_value, unit in ((1000, "千"), (100, "百"), (10, "十")):
+        q, n = divmod(n, unit_value)
+        if q:
+            out += digits[q] + unit
+        elif out and n:
+            out += "零" if not out.endswith("零") else ""
+    if n:
+        out += digits[n]
+    return out.rstrip("零")
+
+
+# 第N条 at line start; the text may follow on the same line with or without a space.
+ARTICLE = re.compile(rf"^第([{CN_NUM}\d]+)条(之[{CN_NUM}]+)?(?:[ 　:：]+|(?=[^ 　]))(.*)$")
+# 第N编/章/节 + title; "## " markdown markers optional.
+DIVISION = re.compile(rf"^(?:#+ *)?(第[{CN_NUM}\d]+(编|章|节))(?:[ 　]*)(.*)$")
+MD_HEADING = re.compile(r"^(#{1,6}) +(.+)$")
+ITEM = re.compile(rf"^（([{CN_NUM}]+)）")
+# Report hierarchy: 一、 / （一） / 1. or 1、 / (1)
+H1 = re.compile(rf"^([{CN_NUM}]+)、")
+H2 = re.compile(rf"^（([{CN_NUM}]+)）")
+H3 = re.compile(r"^(\d+)[\.、．]")
+ENUM_ITEM = re.compile(rf"([{CN_NUM}]+)是(?=[^\s，,。])")
+DIV_LEVEL = {"编": 1, "章": 2, "节": 3}
+
+
+def article_label(num: int, suffix: str = "") -> str:
+    return f"第{int_to_cn(num)}条{suffix}"
+
+
+def split_enumeration(paragraph: str) -> list[str]:
+    """Split '一是……；二是……' into items. Returns [paragraph] when there is no 一是…二是 sequence."""
+    starts = []
+    expect = 1
+    for m in ENUM_ITEM.finditer(paragraph):
+        try:
+            n = cn_to_int(m.group(1))
+        except ValueError:
+            continue
+        if n == expect:
+            starts.append(m.start())
+            expect += 1
+    if len(starts) < 2:
+        return [paragraph]
+    pieces = [paragraph[: starts[0]]] if starts[0] > 0 else []
+    bounds = starts + [len(paragraph)]
+    pieces += [paragraph[a:b] for a, b in zip(bounds, bounds[1:])]
+    return [p for p in (x.strip() for x in pieces) if p]
