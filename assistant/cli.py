@@ -180,10 +180,14 @@ def build_parser() -> argparse.ArgumentParser:
 EXTENSIONS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 
+# Each module defines its verbs with @command and appends a parser-extender to EXTENSIONS.
+EXTENSION_MODULES = ("assistant.cli_kb", "assistant.cli_llm", "assistant.cli_serve", "assistant.cli_eval", "assistant.cli_draft")
+
+
 def _load_extensions() -> None:
     import importlib
 
-    for mod in ("assistant.cli_ext",):
+    for mod in EXTENSION_MODULES:
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as e:
