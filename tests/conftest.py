@@ -1,0 +1,39 @@
+"""Shared fixtures: the real corpus (skips cleanly when absent) and tiny hash-embedder indexes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from assistant.settings import offline_env
+
+offline_env()
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = Path(os.environ.get("ASSISTANT_TEST_CORPUS", ROOT.parent / "shared" / "corpus"))
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    if not (CORPUS / "MANIFEST.md").is_file():
+        pytest.skip(f"real corpus not found at {CORPUS} (set ASSISTANT_TEST_CORPUS or check out ../shared)")
+    return CORPUS
+
+
+@pytest.fixture()
+def hash_settings(tmp_path):
+    """Settings for a throwaway knowledge base using the deterministic hash embedder."""
+    from assistant.settings import Settings
+
+    kdir = tmp_path / "knowledge"
+    kdir.mkdir()
+    return Settings(knowledge_dir=kdir, index_dir=tmp_path / "index", embedder="hash", mode="hybrid")
+
+
+@pytest.fixture()
+def hash_service(hash_settings):
+    from assistant.compose import build
+
+    return build(hash_settings)
