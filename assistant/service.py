@@ -87,6 +87,7 @@ class AssistantService:
             progress=progress,
             show_bar=show_bar,
             force=force,
+            bm25=(self.settings.bm25_k1, self.settings.bm25_b),
         )
         if self._reader is not None:
             self._reader.refresh()

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     top_k: int = 6
     mode: Literal["bm25", "vector", "hybrid"] = "hybrid"
     rrf_k: int = 60
+    # BM25 over jieba tokens; a low b because long enumerating articles (有下列情形之一) are often the answer.
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.5
     # Minimum BM25 score of the best hit (query-token coverage) below which we refuse; measured in evals.
     min_relevance: float = 0.34
     chunk_max_chars: int = 600

@@ -119,10 +119,10 @@ class GenerationWriter:
         self.path.mkdir(parents=True, exist_ok=True)
         _fsync_write(self.path / "chunks.jsonl", "".join(chunk_to_json(c, t) + "\n" for c, t in zip(chunks, tokens)))
 
-    def write_bm25(self, tokens: Sequence[Sequence[str]]) -> None:
+    def write_bm25(self, tokens: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.5) -> None:
         import bm25s
 
-        model = bm25s.BM25()
+        model = bm25s.BM25(k1=k1, b=b)
         # An empty document list still needs a vocabulary; index one empty token list.
         model.index([list(t) or [""] for t in tokens] or [[""]], show_progress=False)
         model.save(str(self.path / "bm25"), show_progress=False)

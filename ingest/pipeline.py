@@ -114,6 +114,7 @@ def ingest(
     progress: Progress | None = None,
     show_bar: bool = True,
     force: bool = False,
+    bm25: tuple[float, float] = (1.2, 0.5),
 ) -> IngestReport:
     """Bring the index in ``kb_dir`` in line with ``sources``. The live index stays readable throughout."""
     t0 = time.perf_counter()
@@ -132,7 +133,7 @@ def ingest(
         kept: list[tuple[Chunk, list[str]]] = []
         manifest_files: dict[str, dict] = {}
         seen_hashes: dict[str, str] = {}
-        changed = force or not same_model
+        changed = force or not same_model or tuple(prev_manifest.get("bm25", ())) != tuple(bm25)
 
         bar = tqdm(files.items(), desc="reading", unit="file", disable=not show_bar, leave=False)
         for n, (rel, (path, root)) in enumerate(bar):
@@ -224,7 +225,7 @@ def ingest(
                 note(0.5 + 0.45 * (i + len(part)) / max(len(todo), 1), f"embedding {i + len(part)}/{len(todo)}")
             ebar.close()
             writer.write_chunks(chunks, tokens)
-            writer.write_bm25(tokens)
+            writer.write_bm25(tokens, *bm25)
             manifest = {
                 "embedder": embedder.name,
                 "dim": embedder.dim,
@@ -233,6 +234,7 @@ def ingest(
                 "created": time.strftime("%Y-%m-%d %H:%M:%S"),
                 "sources": [str(s.root) for s in sources],
                 "chunks": len(chunks),
+                "bm25": list(bm25),
             }
             writer.commit(manifest)
         except BaseException:
