@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import threading
@@ -150,13 +151,19 @@ class AssistantService:
 
     # ------------------------------------------------------------ retrieval and answers
 
-    def search(self, query: str, k: int | None = None, mode: str | None = None) -> list[Hit]:
+    def search(self, query: str, k: int | None = None, mode: str | None = None, kinds: Sequence[str] = ()) -> list[Hit]:
+        """Top-k hits; ``kinds`` keeps only chunks of those document kinds (drafting asks for regulations or lists)."""
         if not query.strip():
             raise AssistantError("the question is empty", "type a question")
         mode = mode or self.settings.mode
         reader = self.reader()
         retriever = make_retriever(mode, reader, None if mode == "bm25" else self.embedder, self.settings.rrf_k)
-        return retriever.search(query, k or self.settings.top_k)
+        k = k or self.settings.top_k
+        if not kinds:
+            return retriever.search(query, k)
+        # Over-fetch, then filter: the wanted kind may be a small share of the index.
+        wanted = [h for h in retriever.search(query, max(k * 10, 80)) if h.chunk.kind in kinds][:k]
+        return [dataclasses.replace(h, rank=n + 1) for n, h in enumerate(wanted)]
 
     def ask(self, question: str, history: Sequence[tuple[str, str]] = (), mode: str | None = None) -> Answer:
         final = None
