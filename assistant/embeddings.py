@@ -62,7 +62,9 @@ class M3eEmbedder:
 
     def __init__(self, batch_size: int = 32, device: str = "cpu") -> None:
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()  # our own progress bar covers ingest; no per-load noise
         self.batch_size = batch_size
         self._model = SentenceTransformer(str(m3e_small_path()), device=device, local_files_only=True)
         self._model.max_seq_length = 512
