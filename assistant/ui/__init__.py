@@ -1,0 +1,1 @@
+"""Gradio web UI: chat with citations, knowledge-base management, and tabs added by other features."""
