@@ -127,8 +127,11 @@ class HybridRetriever:
 
     name = "hybrid"
 
-    def __init__(self, bm25: Bm25Retriever, vector: VectorRetriever, rrf_k: int = 60, depth: int = 30) -> None:
+    def __init__(
+        self, bm25: Bm25Retriever, vector: VectorRetriever, rrf_k: int = 60, depth: int = 30, dense_weight: float = 1.0
+    ) -> None:
         self.bm25, self.vector, self.rrf_k, self.depth = bm25, vector, rrf_k, depth
+        self.weights = {"bm25": 1.0, "cosine": dense_weight}
 
     def search(self, query: str, k: int) -> list[Hit]:
         depth = max(self.depth, k * 3)
@@ -137,14 +140,14 @@ class HybridRetriever:
         parts: dict[int, dict[str, float]] = {}
         for name, ranking in lists.items():
             for rank, (idx, score) in enumerate(ranking):
-                fused[idx] = fused.get(idx, 0.0) + 1.0 / (self.rrf_k + rank + 1)
+                fused[idx] = fused.get(idx, 0.0) + self.weights[name] / (self.rrf_k + rank + 1)
                 parts.setdefault(idx, {})[name] = score
         order = sorted(fused, key=lambda i: -fused[i])[:k]
         reader = self.bm25.reader
         return [reader.hit(i, fused[i], n + 1, query, **parts[i]) for n, i in enumerate(order)]
 
 
-def make_retriever(mode: str, reader: IndexReader, embedder: Embedder | None, rrf_k: int = 60):
+def make_retriever(mode: str, reader: IndexReader, embedder: Embedder | None, rrf_k: int = 60, dense_weight: float = 1.0):
     if mode == "bm25":
         return Bm25Retriever(reader)
     if embedder is None:
@@ -152,7 +155,7 @@ def make_retriever(mode: str, reader: IndexReader, embedder: Embedder | None, rr
     if mode == "vector":
         return VectorRetriever(reader, embedder)
     if mode == "hybrid":
-        return HybridRetriever(Bm25Retriever(reader), VectorRetriever(reader, embedder), rrf_k=rrf_k)
+        return HybridRetriever(Bm25Retriever(reader), VectorRetriever(reader, embedder), rrf_k=rrf_k, dense_weight=dense_weight)
     raise AssistantError(f"unknown retrieval mode {mode!r}", "use bm25, vector or hybrid")
 
 

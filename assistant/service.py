@@ -13,9 +13,9 @@ from assistant.protocols import Answerer, Embedder
 from assistant.retrieval import IndexReader, make_retriever
 from assistant.settings import Settings
 from assistant.store import current_generation, list_kbs, read_manifest
-from assistant.types import Answer, AssistantError, Hit
-from ingest.loaders import supported
-from ingest.pipeline import IngestReport, Progress, Source, ingest
+from assistant.types import DOC_KINDS, Answer, AssistantError, Hit
+from ingest.loaders import LOADERS, IngestError, check_size, file_hash, supported
+from ingest.pipeline import FileResult, IngestReport, Progress, Source, document_status, ingest
 
 Rewriter = Callable[[str, Sequence[tuple[str, str]]], str]
 
@@ -95,37 +95,99 @@ class AssistantService:
         return report
 
     def add_files(self, paths: Sequence[Path], kind: str = "", progress: Progress | None = None) -> IngestReport:
-        """Copy files into this KB's uploads folder and ingest. Unsupported files are refused before copying."""
+        """Copy files into this KB's uploads folder and ingest them.
+
+        Each file succeeds or fails on its own: a missing, unsupported, empty, over-large or duplicate
+        file is reported and not copied; one that fails to parse is taken out again (or its previous
+        upload restored), so the uploads folder only holds what the index holds.
+        """
+        if kind and kind not in DOC_KINDS:
+            raise AssistantError(f"unknown document kind {kind!r}", f"use one of: {', '.join(DOC_KINDS)}")
         self.uploads_dir.mkdir(parents=True, exist_ok=True)
         kinds = self._kinds()
         excluded = self._excluded()
-        for p in paths:
-            p = Path(p)
-            if not p.is_file():
-                raise AssistantError(f"{p}: no such file", "check the path")
-            if not supported(p):
-                raise AssistantError(f"{p.name}: unsupported file type {p.suffix or '(none)'}", "use .md .txt .docx .pdf .xlsx .csv .html")
-            shutil.copy2(p, self.uploads_dir / p.name)
+        refused: list[FileResult] = []
+        known = {info.get("sha256"): rel for rel, info in self.documents().items()}
+        backups: dict[str, bytes | None] = {}
+        for p in map(Path, paths):
             rel = f"uploads/{p.name}"
+            if not p.is_file():
+                refused.append(FileResult(rel, "failed", error=f"{p}: no such file — check the path"))
+                continue
+            if not supported(p):
+                exts = " ".join(sorted(LOADERS))
+                refused.append(FileResult(rel, "skipped", error=f"{p.name}: unsupported file type {p.suffix or '(none)'} — use one of: {exts}"))
+                continue
+            try:
+                check_size(p)
+                digest = file_hash(p.read_bytes())
+            except IngestError as e:
+                refused.append(FileResult(rel, "failed", error=str(e)))
+                continue
+            same = known.get(digest)
+            if same and same != rel:
+                refused.append(FileResult(rel, "duplicate", error=f"{p.name}: same content as {same}, already in the knowledge base"))
+                continue
+            known[digest] = rel
+            target = self.uploads_dir / p.name
+            if rel not in backups:
+                backups[rel] = target.read_bytes() if target.is_file() else None
+            if target.resolve() != p.resolve():
+                shutil.copy2(p, target)
             excluded.discard(rel)
             if kind:
                 kinds[rel] = kind
+            else:
+                kinds.pop(rel, None)
         self.kb_dir.mkdir(parents=True, exist_ok=True)
         (self.kb_dir / "kinds.json").write_text(json.dumps(kinds, ensure_ascii=False), "utf-8")
         (self.kb_dir / "excluded.json").write_text(json.dumps(sorted(excluded), ensure_ascii=False), "utf-8")
-        return self.ingest(progress=progress, show_bar=progress is None)
+        if not backups:
+            return IngestReport(files=refused)
+        report = self.ingest(progress=progress, show_bar=progress is None)
+        for f in report.files:
+            if f.path in backups and f.status == "failed":
+                previous = backups[f.path]
+                target = self.kb_dir / f.path
+                if previous is None:
+                    target.unlink(missing_ok=True)
+                else:
+                    target.write_bytes(previous)
+        report.files = refused + report.files
+        return report
+
+    def resolve(self, name: str) -> str:
+        """A document's path in this KB from its path, file name or title."""
+        entries = [e for e in self.document_status() if e["status"] != "skipped"]
+        for match in (
+            lambda e: e["path"] == name,
+            lambda e: Path(e["path"]).name == name,
+            lambda e: Path(e["path"]).stem == name,
+            lambda e: e["title"] == name,
+        ):
+            found = sorted({e["path"] for e in entries if match(e)})
+            if len(found) == 1:
+                return found[0]
+            if len(found) > 1:
+                raise AssistantError(f"{name}: matches several documents ({', '.join(found)})", "give the full path shown by `assistant kb list`")
+        raise AssistantError(f"{name}: not in knowledge base {self.settings.kb}", "see `assistant kb list` for the names")
 
     def remove_file(self, rel: str, progress: Progress | None = None) -> IngestReport:
-        files = self.documents()
-        if rel not in files:
-            raise AssistantError(f"{rel}: not in knowledge base {self.settings.kb}", "see `assistant kb list` for the names")
+        rel = self.resolve(rel)
         upload = self.kb_dir / rel
         if rel.startswith("uploads/") and upload.is_file():
             upload.unlink()
+            kinds = self._kinds()
+            if kinds.pop(rel, None) is not None:
+                (self.kb_dir / "kinds.json").write_text(json.dumps(kinds, ensure_ascii=False), "utf-8")
         else:  # files in the user's own folder are never deleted, only excluded
             excluded = self._excluded() | {rel}
             (self.kb_dir / "excluded.json").write_text(json.dumps(sorted(excluded), ensure_ascii=False), "utf-8")
         return self.ingest(progress=progress, show_bar=progress is None)
+
+    def document_status(self) -> list[dict]:
+        """Every document with its status (indexed / pending / changed / failed / duplicate / ...) and the reason."""
+        return document_status(self.sources(), self.kb_dir, self._kinds(), self._excluded())
 
     def documents(self) -> dict[str, dict]:
         return read_manifest(current_generation(self.kb_dir))["files"]
@@ -157,7 +219,9 @@ class AssistantService:
             raise AssistantError("the question is empty", "type a question")
         mode = mode or self.settings.mode
         reader = self.reader()
-        retriever = make_retriever(mode, reader, None if mode == "bm25" else self.embedder, self.settings.rrf_k)
+        retriever = make_retriever(
+            mode, reader, None if mode == "bm25" else self.embedder, self.settings.rrf_k, self.settings.dense_weight
+        )
         k = k or self.settings.top_k
         if not kinds:
             return retriever.search(query, k)

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     top_k: int = 6
     mode: Literal["bm25", "vector", "hybrid"] = "hybrid"
     rrf_k: int = 60
+    # Weight of the dense ranking in reciprocal rank fusion (BM25 has weight 1); tuned on evals/sets/dev.jsonl.
+    dense_weight: float = 1.0
     # BM25 over jieba tokens; a low b because long enumerating articles (有下列情形之一) are often the answer.
     bm25_k1: float = 1.2
     bm25_b: float = 0.5
@@ -48,6 +50,10 @@ class Settings(BaseSettings):
     llm_temperature: float = 0.1
     llm_max_tokens: int = 512
     llm_timeout: float = 120.0
+    # Local llama-server (`assistant llm serve`): which bundled GGUF, which binary (empty = find one), context size.
+    llm_local_model: Literal["qwen", "smollm2"] = "qwen"
+    llm_server_bin: str = ""
+    llm_ctx_size: int = 4096
 
     host: str = "127.0.0.1"
     port: int = 7860

@@ -34,11 +34,16 @@ class _Block:
     article: str = ""
     label: str = ""
     lines: list[tuple[int, str]] = field(default_factory=list)
+    lead: str = ""  # for later parts of a split article: its opening sentence, kept in the retrieval context
+    row: int = -1  # index into doc.rows for a table-row chunk
 
 
 def chunk_document(doc: Document, max_chars: int = 600) -> list[Chunk]:
     if doc.kind == "list" and doc.rows:
-        return _finish(doc, _row_chunks(doc))
+        rows = _row_chunks(doc)
+        # Prose around the table (notes, a preamble) is chunked as an outline, skipping the row lines.
+        prose = _outline_chunks(doc, max_chars, skip={b.start for b in rows})
+        return _finish(doc, sorted(rows + prose, key=lambda b: b.start))
     if doc.kind == "regulation":
         return _finish(doc, _regulation_chunks(doc, max_chars))
     return _finish(doc, _outline_chunks(doc, max_chars))
@@ -155,10 +160,13 @@ def _split_long(block: _Block, text: str, max_chars: int, by_items: bool) -> lis
             parts.append([])
         parts[-1].append(unit)
     out = []
+    first = sentences(block.lines[0][1])
+    lead = first[0][:80] if first else ""
     for i, units_ in enumerate(p for p in parts if p):
         b = _Block(units_[0][0], units_[-1][1], block.path, article=block.article)
         b.lines = [(s, text[s:e]) for s, e in units_]
         b.label = f"part {i + 1}"
+        b.lead = lead if i else ""
         out.append(b)
     return out
 
@@ -191,17 +199,31 @@ def _short_label(heading: str) -> str:
     return heading[:20]
 
 
-def _outline_chunks(doc: Document, max_chars: int) -> list[_Block]:
+def _inline_heading(line: str) -> tuple[int, str]:
+    """'（一）压实政治责任。党委……' opens a section and its text in one paragraph: (level, heading)."""
+    for level, rx in ((2, H1), (3, H2), (4, H3)):
+        m = rx.match(line)
+        if m:
+            head = re.split(r"[。；！？]", line, maxsplit=1)[0]
+            return level, head[:40]
+    return 0, ""
+
+
+def _outline_chunks(doc: Document, max_chars: int, skip: set[int] = frozenset()) -> list[_Block]:
     blocks: list[_Block] = []
     stack: dict[int, str] = {}
     for pos, line in _lines(doc.text):
-        if not line.strip() or (line.startswith("# ") and pos == 0):
+        if not line.strip() or (line.startswith("# ") and pos == 0) or pos in skip:
             continue
         level = _outline_level(line)
         if level:
             stack = {k: v for k, v in stack.items() if k < level}
             stack[level] = _heading_text(line)
             continue
+        level, head = _inline_heading(line)
+        if level:
+            stack = {k: v for k, v in stack.items() if k < level}
+            stack[level] = head
         path = tuple(stack[k] for k in sorted(stack))
         article = "".join(_short_label(h) for h in path if H1.match(h) or H2.match(h) or H3.match(h))
         if not article and path:
@@ -242,14 +264,27 @@ def _merge_small(blocks: list[_Block], text: str, max_chars: int) -> list[_Block
 
 
 def _row_chunks(doc: Document) -> list[_Block]:
-    """Rows were rendered one per line by the loader; map each back to its row metadata."""
+    """Rows were rendered one per line by the loader; map each back to its row metadata.
+
+    Group headings between rows (a sheet name, '一、党委主体责任') become the row's path.
+    """
     blocks = []
     cursor = 0
-    for row, (sheet, rownum) in zip(doc.rows, doc.sheet_rows):
+    groups: dict[int, str] = {}
+    multi_sheet = len({s for s, _ in doc.sheet_rows}) > 1
+    for n, (row, (sheet, rownum)) in enumerate(zip(doc.rows, doc.sheet_rows)):
         line = row_line(row)
         i = doc.text.index(line, cursor)
+        for _, between in _lines(doc.text[cursor:i]):
+            m = MD_HEADING.match(between)
+            if m and len(m.group(1)) > 1:
+                level = len(m.group(1))
+                groups = {k: v for k, v in groups.items() if k < level}
+                groups[level] = squeeze_cjk_spaces(m.group(2).strip())
         cursor = i + len(line)
-        b = _Block(i, cursor, (sheet,) if sheet else (), article=f"第{rownum}行")
+        path = tuple(dict.fromkeys(([sheet] if sheet else []) + [groups[k] for k in sorted(groups)]))
+        article = f"{sheet} 第{rownum}行" if multi_sheet and sheet else f"第{rownum}行"
+        b = _Block(i, cursor, path, article=article, row=n)
         b.lines = [(i, line)]
         b.label = "row"
         blocks.append(b)
@@ -267,20 +302,19 @@ def row_line(row: tuple[tuple[str, str], ...]) -> str:
 def _finish(doc: Document, blocks: list[_Block]) -> list[Chunk]:
     chunks: list[Chunk] = []
     seen: dict[str, int] = {}
-    row_meta = {f"第{n}行": (sheet, row) for row, (sheet, n) in zip(doc.rows, doc.sheet_rows)}
     for b in blocks:
         start = b.lines[0][0]
         end = b.lines[-1][0] + len(b.lines[-1][1])
         body = doc.text[start:end].strip()
         if not body:
             continue
-        context = " ".join([f"《{doc.title}》", *b.path, b.article if b.article not in b.path else ""]).strip()
+        context = " ".join([f"《{doc.title}》", *b.path, b.article if b.article not in b.path else "", b.lead]).strip()
         extra: list[tuple[str, str]] = []
         if b.label.startswith("part"):
             extra.append(("part", b.label.split()[1]))
         article = b.article
-        if b.article in row_meta:
-            sheet, row = row_meta[b.article]
+        if b.row >= 0:
+            row, (sheet, _) = doc.rows[b.row], doc.sheet_rows[b.row]
             if sheet:
                 extra.append(("sheet", sheet))
             extra.extend((h, v) for h, v in row if v)
