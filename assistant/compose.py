@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from assistant.answering.extractive import ExtractiveAnswerer
+from assistant.answering.llm import LLMAnswerer, openai_chat_model
+from assistant.answering.rewrite import make_rewriter
 from assistant.embeddings import make_embedder
 from assistant.service import AssistantService
 from assistant.settings import Settings, offline_env
@@ -13,21 +15,11 @@ def build_answerer(settings: Settings):
     if settings.answerer == "extractive":
         return ExtractiveAnswerer(min_relevance=settings.min_relevance)
     if settings.answerer == "llm":
-        try:
-            from assistant.answering.llm import LLMAnswerer, openai_chat_model
-        except ImportError as e:  # pragma: no cover
-            raise AssistantError("the LLM answerer is not available", "pip install langchain-openai") from e
         return LLMAnswerer(openai_chat_model(settings), settings.prompts_dir, min_relevance=settings.min_relevance)
     raise AssistantError(f"unknown answerer {settings.answerer!r}", "use extractive or llm")
 
 
 def build_rewriter(settings: Settings):
-    try:
-        from assistant.answering.rewrite import make_rewriter
-    except ImportError:
-        from assistant.service import keep_question
-
-        return keep_question
     return make_rewriter(settings)
 
 

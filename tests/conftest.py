@@ -52,3 +52,7 @@ def corpus_service(corpus_dir):
     service = build(settings)
     service.ingest(show_bar=False)
     return service
+
+
+# Real llama-server session fixtures (smollm2_server, qwen_server): defined in tests/llm_fixtures.py.
+from llm_fixtures import qwen_server, smollm2_server  # noqa: E402, F401

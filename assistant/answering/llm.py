@@ -1,0 +1,266 @@
+"""Generative answers from an OpenAI-compatible chat model, held to the same citation guarantee as the extractive answerer.
+
+The model sees only the current hits, numbered [1]..[k]. Whatever it writes goes through answering.verify: markers that
+point nowhere or at a chunk that does not support the sentence are dropped, unsupported sentences are marked, and an
+answer left with no valid citation becomes the standard refusal.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from assistant.answering.extractive import refusal, superseded_warnings
+from assistant.answering.verify import _CLAIM, MARKER, overlap, verify
+from assistant.retrieval import relevance
+from assistant.text import query_tokens, sentences
+from assistant.types import Answer, AssistantError, Chunk, Hit
+
+Messages = Sequence[tuple[str, str]]
+NO_BASIS = "知识库中没有依据"
+
+
+def load_prompt(prompts_dir: Path, name: str) -> str:
+    path = Path(prompts_dir) / f"{name}.txt"
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as e:
+        raise AssistantError(f"prompt file {path} is missing", "restore it from the repository or set ASSISTANT_PROMPTS_DIR") from e
+
+
+# ---------------------------------------------------------------------------------------------- chat models
+
+
+class OpenAIChatModel:
+    """Any OpenAI-compatible server (llama-server, Ollama, vLLM, DeepSeek, DashScope, Zhipu) through langchain-openai."""
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str,
+        temperature: float = 0.1,
+        max_tokens: int = 512,
+        timeout: float = 120.0,
+    ) -> None:
+        self.base_url, self.model, self.timeout = base_url, model, timeout
+        self._kwargs = dict(
+            base_url=base_url,
+            model=model,
+            api_key=api_key or "none",  # the client refuses an empty key; local servers may not need one
+            temperature=temperature,
+            max_tokens=max_tokens,
+            timeout=timeout,
+            max_retries=1,
+        )
+        self._llm = None
+
+    @property
+    def llm(self):
+        if self._llm is None:
+            from langchain_openai import ChatOpenAI
+
+            self._llm = ChatOpenAI(**self._kwargs)
+        return self._llm
+
+    @staticmethod
+    def to_langchain(messages: Messages) -> list:
+        from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+        kinds = {"system": SystemMessage, "user": HumanMessage, "human": HumanMessage, "assistant": AIMessage, "ai": AIMessage}
+        out = []
+        for role, content in messages:
+            if role not in kinds:
+                raise ValueError(f"unknown chat role {role!r}")
+            out.append(kinds[role](content=content))
+        return out
+
+    def complete(self, messages: Messages) -> str:
+        try:
+            return _text(self.llm.invoke(self.to_langchain(messages)).content)
+        except Exception as e:
+            raise self._error(e) from e
+
+    def stream(self, messages: Messages) -> Iterator[str]:
+        try:
+            for chunk in self.llm.stream(self.to_langchain(messages)):
+                text = _text(chunk.content)
+                if text:
+                    yield text
+        except Exception as e:
+            raise self._error(e) from e
+
+    def _error(self, e: Exception) -> Exception:
+        """Turn client exceptions into one-line AssistantErrors with the fix; leave anything else alone."""
+        import openai
+
+        if isinstance(e, openai.APITimeoutError):
+            return AssistantError(f"the LLM at {self.base_url} did not answer within {self.timeout:.0f}s", "raise ASSISTANT_LLM_TIMEOUT or use a smaller model")
+        if isinstance(e, openai.APIConnectionError):
+            return AssistantError(f"cannot reach the LLM server at {self.base_url}", "start it with `assistant llm serve` or set ASSISTANT_LLM_BASE_URL")
+        if isinstance(e, openai.AuthenticationError):
+            return AssistantError(f"the LLM server at {self.base_url} rejected the API key", "set ASSISTANT_LLM_API_KEY")
+        if isinstance(e, openai.NotFoundError):
+            return AssistantError(f"model {self.model!r} not found at {self.base_url}", "set ASSISTANT_LLM_MODEL")
+        if isinstance(e, openai.APIStatusError):
+            return AssistantError(f"the LLM server answered {e.status_code}: {str(e)[:200]}", "check the server log")
+        return e
+
+
+def _text(content) -> str:
+    if isinstance(content, str):
+        return content
+    # Some providers return a list of content parts.
+    return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content or ())
+
+
+def openai_chat_model(settings, max_tokens: int | None = None) -> OpenAIChatModel:
+    return OpenAIChatModel(
+        base_url=settings.llm_base_url,
+        model=settings.llm_model,
+        api_key=settings.llm_api_key.get_secret_value(),
+        temperature=settings.llm_temperature,
+        max_tokens=max_tokens or settings.llm_max_tokens,
+        timeout=settings.llm_timeout,
+    )
+
+
+# ---------------------------------------------------------------------------------------------- answers
+
+# Small models write 【1】, ［1］, [1, 2] or [资料1]; fold them to [1][2] before verification.
+_ODD_MARKER = re.compile(r"[\[【［](?:资料|来源|文件)?\s*(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\s*[\]】］]")
+# A trailing "参考资料：" list restates sources; the verified citations replace it.
+_REF_SECTION = re.compile(r"\n\s*(?:#+\s*)?\**(?:参考资料|参考文献|参考|资料来源|来源|引用)\**\s*(?:[:：]|\n).*\Z", re.S)
+_THINK = re.compile(r"<think>.*?(?:</think>|\Z)", re.S)
+
+
+def clean_markers(text: str) -> str:
+    text = _THINK.sub("", text)
+    text = _REF_SECTION.sub("", text)
+    return _ODD_MARKER.sub(lambda m: "".join(f"[{n}]" for n in re.split(r"\s*[,，、]\s*", m.group(1))), text).strip()
+
+
+def attach_markers(text: str, context: Sequence[Chunk], min_overlap: float = 0.6, min_support: float = 0.2) -> str:
+    """Give an uncited (or wrongly cited) sentence the one chunk it clearly restates; verify() still checks every marker."""
+    out, pos = [], 0
+    for m in _CLAIM.finditer(text):
+        if m.start() < pos or not m.group(0):
+            continue
+        claim = m.group(0)
+        body = MARKER.sub("", claim).rstrip()
+        nums = [int(x) for x in MARKER.findall(claim)]
+        valid = [n for n in nums if 1 <= n <= len(context) and overlap(body, context[n - 1].retrieval_text) >= min_support]
+        if not valid and len(query_tokens(body)) >= 2:
+            scores = [overlap(body, c.text) for c in context]
+            best = max(range(len(scores)), key=scores.__getitem__, default=-1)
+            if best >= 0 and scores[best] >= min_overlap:
+                claim = f"{body}[{best + 1}]"
+        out.append(text[pos : m.start()] + claim)
+        pos = m.end()
+    out.append(text[pos:])
+    return "".join(out)
+
+
+# Sentences in a document that address the model ("忽略以上所有指令", "ignore previous instructions", "你现在是…").
+INJECTION = re.compile(
+    r"(?:忽略|无视|忘记|忘掉|不要理会|不必遵守)掉?(?:以上|上述|之前|此前|前面|先前|上面|你的|系统的?|所有|全部|一切)"
+    r"[^。！？\n]{0,6}(?:指令|指示|提示词?|设定|规则)"
+    r"|ignore\s+(?:all\s+)?(?:the\s+)?(?:previous|above|prior|earlier)\s+(?:instructions?|prompts?|rules?)"
+    r"|你现在(?:是|扮演|的身份)|(?:系统|system)\s*(?:提示|prompt)",
+    re.I,
+)
+REDACTED = "〔此处是文件中的指令性文字，已略去〕"
+
+
+def _sanitize(text: str) -> str:
+    """Documents are data: they cannot close the data block, and sentences that give the model orders are not shown.
+
+    The full chunk text is still what citations are verified against.
+    """
+    text = text.replace("【资料结束】", "〔资料结束〕").replace("【资料】", "〔资料〕")
+    for sent in sentences(text):
+        if INJECTION.search(sent):
+            text = text.replace(sent, REDACTED)
+    return text
+
+
+class LLMAnswerer:
+    """Prompted with the numbered hits only; the reply is verified before it becomes an Answer."""
+
+    name = "llm"
+
+    def __init__(
+        self,
+        chat,
+        prompts_dir: Path,
+        min_relevance: float = 0.34,
+        max_context: int = 5,
+        max_chunk_chars: int = 500,
+        attach_overlap: float = 0.6,
+    ) -> None:
+        self.chat = chat
+        self.system = load_prompt(prompts_dir, "answer_system")
+        self.user = load_prompt(prompts_dir, "answer_user")
+        self.min_relevance = min_relevance
+        self.max_context = max_context
+        self.max_chunk_chars = max_chunk_chars
+        self.attach_overlap = attach_overlap
+
+    def context(self, hits: Sequence[Hit]) -> list[Chunk]:
+        return [h.chunk for h in hits[: self.max_context]]
+
+    def messages(self, question: str, hits: Sequence[Hit], query: str = "") -> list[tuple[str, str]]:
+        blocks = []
+        for n, chunk in enumerate(self.context(hits), 1):
+            text = chunk.text if len(chunk.text) <= self.max_chunk_chars else chunk.text[: self.max_chunk_chars] + "……"
+            blocks.append(f"[{n}] {chunk.label}\n{_sanitize(text)}")
+        # The rewritten query carries what the follow-up refers to; no earlier turn enters the prompt.
+        note = f"\n（结合上文，完整的问题是：{query}）" if query and query != question else ""
+        user = self.user.format(context="\n\n".join(blocks), question=question, query_note=note)
+        return [("system", self.system), ("user", user)]
+
+    def answer(self, question: str, hits: Sequence[Hit], query: str = "") -> Answer:
+        final = None
+        for item in self.stream(question, hits, query):
+            if isinstance(item, Answer):
+                final = item
+        assert final is not None
+        return final
+
+    def stream(self, question: str, hits: Sequence[Hit], query: str = "") -> Iterator[str | Answer]:
+        """Yield the model's raw deltas as they come, then the verified Answer (whose text replaces them)."""
+        query = query or question
+        if not hits or relevance(hits) < self.min_relevance:
+            ans = refusal(question, hits, query)
+            yield ans.text
+            yield ans
+            return
+        parts: list[str] = []
+        for delta in self.chat.stream(self.messages(question, hits, query)):
+            parts.append(delta)
+            yield delta
+        yield self.finish(question, hits, query, "".join(parts))
+
+    def finish(self, question: str, hits: Sequence[Hit], query: str, raw: str) -> Answer:
+        context = self.context(hits)
+        text = clean_markers(raw)
+        if not text or (NO_BASIS in text and not MARKER.search(text)):
+            return refusal(question, hits, query)
+        text = attach_markers(text, context, self.attach_overlap)
+        checked = verify(text, context)
+        if not checked.citations:
+            return refusal(question, hits, query)
+        warnings = superseded_warnings(checked.citations)
+        body = checked.text.strip()
+        if warnings:
+            body += "\n\n" + "\n".join(warnings)
+        return Answer(
+            question=question,
+            text=body,
+            citations=checked.citations,
+            hits=tuple(hits),
+            query=query,
+            warnings=warnings,
+            unsupported=checked.unsupported,
+        )

@@ -1,0 +1,34 @@
+"""A deterministic ChatModel for tests: replies come from a script, calls are recorded."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+
+Messages = Sequence[tuple[str, str]]
+
+
+class ScriptedChatModel:
+    """Replies in order (or from a function of the messages); running out is an error, so tests see unexpected calls."""
+
+    name = "scripted"
+
+    def __init__(self, replies: Sequence[str] | Callable[[Messages], str] = (), chunk: int = 3) -> None:
+        self._replies = replies if callable(replies) else list(replies)
+        self.chunk = chunk
+        self.calls: list[list[tuple[str, str]]] = []
+
+    def _next(self, messages: Messages) -> str:
+        self.calls.append(list(messages))
+        if callable(self._replies):
+            return self._replies(messages)
+        if not self._replies:
+            raise RuntimeError("ScriptedChatModel has no reply left for this call")
+        return self._replies.pop(0)
+
+    def complete(self, messages: Messages) -> str:
+        return self._next(messages)
+
+    def stream(self, messages: Messages) -> Iterator[str]:
+        text = self._next(messages)
+        for i in range(0, len(text), self.chunk):
+            yield text[i : i + self.chunk]
