@@ -9,6 +9,7 @@ from pathlib import Path
 
 from assistant.text import normalize
 from assistant.types import AssistantError, Document
+from ingest.chunking import row_line
 
 MAX_BYTES = 50 * 1024 * 1024
 
@@ -31,17 +32,34 @@ def decode_text(data: bytes, path: Path) -> str:
         raise IngestError(path, "looks like a binary file, not text", "save it as UTF-8 text or use its real extension")
     try:
         return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as e:
+        first_bad = e.start
+    loose = data.decode("utf-8", errors="replace")
+    bad = loose.count("\ufffd")
+    if bad <= max(4, len(loose) // 100) and re.search(r"[\u4e00-\u9fff]", loose):
+        # Valid UTF-8 but for a few bytes: a damaged or truncated file, not another encoding.
+        raise IngestError(path, f"is UTF-8 text with {bad} invalid byte(s), the first at byte {first_bad}", "re-save the file as UTF-8")
     try:
         text = data.decode("gb18030")
     except UnicodeDecodeError:
         raise IngestError(path, "is neither UTF-8 nor GBK/GB18030 text", "re-save the file as UTF-8") from None
-    # GB18030 decodes almost any byte soup; demand that the result is mostly CJK or ASCII.
+    # GB18030 decodes almost any byte soup; demand that the result is mostly CJK or ASCII ...
     good = sum(1 for ch in text if ch.isascii() or "\u4e00" <= ch <= "\u9fff" or "\u3000" <= ch <= "\u303f" or "\uff00" <= ch <= "\uffef")
-    if text and good / len(text) < 0.9:
-        raise IngestError(path, "has an unknown text encoding", "re-save the file as UTF-8")
+    # ... and that its Chinese is everyday Chinese: real GBK text is almost all GB2312 characters, while
+    # Big5 or UTF-8 bytes read as GBK land in the rare extension area.
+    cjk = [ch for ch in text if "\u4e00" <= ch <= "\u9fff"]
+    common = sum(1 for ch in cjk if _in_gb2312(ch))
+    if text and (good / len(text) < 0.9 or (len(cjk) >= 20 and common / len(cjk) < 0.8)):
+        raise IngestError(path, "has an unknown text encoding (not UTF-8, and not readable as GBK)", "re-save the file as UTF-8")
     return text
+
+
+def _in_gb2312(ch: str) -> bool:
+    try:
+        ch.encode("gb2312")
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 def load_text(path: Path) -> tuple[str, dict]:
@@ -86,8 +104,12 @@ def detect_version(text: str, path: Path) -> str:
 
 def detect_kind(text: str, title: str, path: Path, extras: dict) -> str:
     parts = {p.lower() for p in path.parts}
-    if extras.get("rows"):
-        return "list"
+    rows = extras.get("rows")
+    if rows:
+        # A spreadsheet is a list; a Word/HTML file is one when its tables carry most of the text.
+        row_chars = sum(len(row_line(r)) for r in rows)
+        if extras.get("tabular") or row_chars >= 0.6 * len(text) or any(w in title for w in _LIST_WORDS):
+            return "list"
     if parts & {"regulations", "laws", "法规", "制度"}:
         return "regulation"
     if parts & {"lists", "清单"}:
@@ -108,16 +130,21 @@ def file_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def load_document(path: Path, root: Path, kind: str = "") -> Document:
-    """Load one file into a Document. Raises IngestError (one line, with the fix) on bad input."""
-    rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+def check_size(path: Path) -> None:
+    """Refuse missing, empty and over-large files before anything reads them."""
     if not path.is_file():
         raise IngestError(path, "does not exist or is not a file", "check the path")
     size = path.stat().st_size
     if size == 0:
-        raise IngestError(path, "is empty", "remove it or add content")
+        raise IngestError(path, "is empty (0 bytes)", "remove it or add content")
     if size > MAX_BYTES:
-        raise IngestError(path, f"is {size // 2**20} MiB, over the {MAX_BYTES // 2**20} MiB limit", "split it into smaller files")
+        raise IngestError(path, f"is {size / 2**20:.0f} MiB, over the {MAX_BYTES // 2**20} MiB limit", "split it into smaller files")
+
+
+def load_document(path: Path, root: Path, kind: str = "") -> Document:
+    """Load one file into a Document. Raises IngestError (one line, with the fix) on bad input."""
+    rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+    check_size(path)
     loader = LOADERS.get(path.suffix.lower())
     if loader is None:
         exts = " ".join(sorted(LOADERS))
@@ -133,8 +160,31 @@ def load_document(path: Path, root: Path, kind: str = "") -> Document:
         text=text,
         kind=kind,
         source=rel,
-        version=extras.get("version") or detect_version(text, path),
+        # A date inside a table is a deadline, not the document's version; only the file name counts there.
+        version=extras.get("version") or detect_version("" if extras.get("tabular") else text, path),
         rows=tuple(extras.get("rows", ())),
         sheet_rows=tuple(extras.get("sheet_rows", ())),
         warnings=tuple(extras.get("warnings", ())),
     )
+
+
+def _register_builtin() -> None:
+    """Office, PDF, spreadsheet and HTML loaders live in their own modules; importing this one registers them all."""
+    from ingest import html, office, pdf, tables
+
+    for ext, fn in {
+        ".docx": office.load_docx,
+        ".doc": office.load_legacy_word,
+        ".wps": office.load_legacy_word,
+        ".pdf": pdf.load_pdf,
+        ".xlsx": tables.load_xlsx,
+        ".xlsm": tables.load_xlsx,
+        ".xls": tables.load_xls,
+        ".csv": tables.load_csv,
+        ".html": html.load_html,
+        ".htm": html.load_html,
+    }.items():
+        LOADERS.setdefault(ext, fn)
+
+
+_register_builtin()

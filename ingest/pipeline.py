@@ -16,10 +16,10 @@ from assistant.store import GenerationWriter, current_generation, read_chunks, r
 from assistant.text import tokenize
 from assistant.types import AssistantError, Chunk
 from ingest.chunking import chunk_document
-from ingest.loaders import IngestError, file_hash, load_document, supported
+from ingest.loaders import IngestError, check_size, file_hash, load_document, supported
 
 VERSIONS = json.loads((Path(__file__).resolve().parent.parent / "assistant" / "resources" / "versions.json").read_text("utf-8"))
-SKIP_NAMES = {"readme.md", "readme.txt", "license", "license.md"}
+SKIP_NAMES = {"readme.md", "readme.txt", "license", "license.md", "make_samples.py"}
 
 Progress = Callable[[float, str], None]
 
@@ -133,6 +133,8 @@ def ingest(
         kept: list[tuple[Chunk, list[str]]] = []
         manifest_files: dict[str, dict] = {}
         seen_hashes: dict[str, str] = {}
+        prev_failed: dict[str, dict] = prev_manifest.get("failed", {})
+        failed_memo: dict[str, dict] = {}
         changed = force or not same_model or tuple(prev_manifest.get("bm25", ())) != tuple(bm25)
 
         bar = tqdm(files.items(), desc="reading", unit="file", disable=not show_bar, leave=False)
@@ -140,7 +142,15 @@ def ingest(
             note(0.5 * n / max(len(files), 1), f"reading {rel}")
             old = prev_manifest["files"].get(rel)
             try:
+                check_size(path)  # before reading: a huge file must not be pulled into memory to hash it
                 data = path.read_bytes()
+            except IngestError as e:
+                results.append(FileResult(rel, "failed", error=str(e)))
+                failed_memo[rel] = {"sha256": "", "kind_override": kinds.get(rel, ""), "error": str(e)}
+                if rel in by_source:
+                    kept.extend((prev_chunks[i], prev_tokens[i]) for i in by_source[rel])
+                    manifest_files[rel] = old
+                continue
             except OSError as e:
                 results.append(FileResult(rel, "failed", error=f"{path.name}: cannot be read ({e.strerror}) — check permissions"))
                 continue
@@ -155,6 +165,15 @@ def ingest(
                 manifest_files[rel] = old
                 results.append(FileResult(rel, "unchanged", old.get("chunks", 0), title=old.get("title", ""), kind=old.get("kind", "")))
                 continue
+            memo = prev_failed.get(rel)
+            if memo and memo.get("sha256") == digest and memo.get("kind_override", "") == kind and not force:
+                # Failed before with these very bytes: report it again without re-parsing or re-committing.
+                results.append(FileResult(rel, "failed", error=memo.get("error", "")))
+                failed_memo[rel] = memo
+                if rel in by_source:
+                    kept.extend((prev_chunks[i], prev_tokens[i]) for i in by_source[rel])
+                    manifest_files[rel] = old
+                continue
             changed = True
             try:
                 doc = load_document(path, root, kind=kind)
@@ -166,12 +185,15 @@ def ingest(
                 keep_old = rel in by_source
                 msg = str(e) + ("; the previous version stays in the index" if keep_old else "")
                 results.append(FileResult(rel, "failed", error=msg))
+                failed_memo[rel] = {"sha256": digest, "kind_override": kind, "error": msg}
                 if keep_old:
                     kept.extend((prev_chunks[i], prev_tokens[i]) for i in by_source[rel])
                     manifest_files[rel] = old
                 continue
             except Exception as e:  # a parser crash on one file must not stop the batch
-                results.append(FileResult(rel, "failed", error=f"{path.name}: could not be parsed ({type(e).__name__}: {e}) — re-save it in a standard format"))
+                msg = f"{path.name}: could not be parsed ({type(e).__name__}: {str(e)[:200]}) — re-save it in a standard format"
+                results.append(FileResult(rel, "failed", error=msg))
+                failed_memo[rel] = {"sha256": digest, "kind_override": kind, "error": msg}
                 if rel in by_source:
                     kept.extend((prev_chunks[i], prev_tokens[i]) for i in by_source[rel])
                     manifest_files[rel] = old
@@ -188,6 +210,7 @@ def ingest(
             }
             results.append(FileResult(rel, "updated" if old else "added", len(chunks), title=doc.title, kind=doc.kind))
         removed = [r for r in prev_manifest["files"] if r not in manifest_files and r not in {f.path for f in results if f.status == "failed"}]
+        changed = changed or failed_memo != prev_failed  # a failure appeared, changed or went away
         for rel in removed:
             changed = True
             results.append(FileResult(rel, "removed"))
@@ -207,10 +230,10 @@ def ingest(
             collection = writer.open_collection(embedder.dim, embedder.name)
             existing = set(collection.get(include=[])["ids"]) if collection.count() else set()
             wanted = {c.id for c in chunks}
-            stale = sorted(existing - wanted)
+            stale = sorted(existing if force else existing - wanted)  # a forced rebuild re-embeds everything
             for i in range(0, len(stale), 5000):
                 collection.delete(ids=stale[i : i + 5000])
-            todo = [c for c in chunks if c.id not in existing]
+            todo = [c for c in chunks if force or c.id not in existing]
             batch = 64
             ebar = tqdm(total=len(todo), desc="embedding", unit="chunk", disable=not show_bar or not todo, leave=False)
             for i in range(0, len(todo), batch):
@@ -231,6 +254,7 @@ def ingest(
                 "dim": embedder.dim,
                 "files": manifest_files,
                 "errors": {f.path: f.error for f in results if f.error},
+                "failed": failed_memo,
                 "created": time.strftime("%Y-%m-%d %H:%M:%S"),
                 "sources": [str(s.root) for s in sources],
                 "chunks": len(chunks),
@@ -247,6 +271,57 @@ def ingest(
         report.seconds = time.perf_counter() - t0
         note(1.0, "done")
         return report
+
+
+def document_status(
+    sources: Sequence[Source], kb_dir: Path, kinds: dict[str, str] | None = None, excluded: set[str] = frozenset()
+) -> list[dict]:
+    """Every file the knowledge base knows or sees, with its status against the live index.
+
+    indexed: in the index as it is on disk; changed: edited (or its declared kind changed) since;
+    pending: not ingested yet; missing: indexed but the file is gone; failed / duplicate / skipped /
+    excluded: not in the index, with the reason in ``error``.
+    """
+    kinds = kinds or {}
+    manifest = read_manifest(current_generation(kb_dir))
+    indexed, failed = manifest["files"], manifest.get("failed", {})
+    files, skipped = scan(sources, set())
+    out: list[dict] = []
+    seen: dict[str, str] = {}
+    for rel, (path, _root) in files.items():
+        entry = {"path": rel, "status": "", "kind": "", "title": "", "chunks": 0, "error": "", "warnings": []}
+        old = indexed.get(rel) or {}
+        entry.update(kind=old.get("kind", ""), title=old.get("title", ""), chunks=old.get("chunks", 0), warnings=old.get("warnings", []))
+        if rel in excluded:
+            entry.update(status="excluded", error="removed from the knowledge base (the file itself was kept)")
+            out.append(entry)
+            continue
+        try:
+            check_size(path)
+            digest = file_hash(path.read_bytes())
+        except (IngestError, OSError) as e:
+            entry.update(status="failed", error=str(e))
+            out.append(entry)
+            continue
+        kind = kinds.get(rel, "")
+        memo = failed.get(rel)
+        if digest in seen:
+            entry.update(status="duplicate", error=f"{path.name}: same content as {seen[digest]} — remove one copy")
+        elif memo and memo.get("sha256") == digest and memo.get("kind_override", "") == kind:
+            entry.update(status="failed", error=memo.get("error", ""))
+        elif old.get("sha256") == digest and old.get("kind_override", "") == kind:
+            entry["status"] = "indexed"
+        else:
+            entry["status"] = "changed" if old else "pending"
+        seen.setdefault(digest, rel)
+        out.append(entry)
+    for rel, old in indexed.items():
+        if rel not in files:
+            out.append({"path": rel, "status": "missing", "kind": old.get("kind", ""), "title": old.get("title", ""),
+                        "chunks": old.get("chunks", 0), "error": "the file is gone; the next ingest removes it", "warnings": []})
+    for f in skipped:
+        out.append({"path": f.path, "status": "skipped", "kind": "", "title": "", "chunks": 0, "error": f.error, "warnings": []})
+    return sorted(out, key=lambda e: e["path"])
 
 
 def require_index(kb_dir: Path) -> Path:
