@@ -1,0 +1,110 @@
+"""Draft evaluation: for each topic (with a reference outline), how much of the reference the proposed outline
+covers, and how much of the written text carries citations that pass verification."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from assistant.drafting.export import to_markdown_file
+from assistant.drafting.outline import heading_similarity
+from assistant.protocols import ChatModel
+from assistant.types import AssistantError
+
+_UNSAFE = re.compile(r"[^\w]+")
+MATCH = 0.5  # a reference heading counts as covered when some proposed heading is at least this similar
+
+
+def load_topics(path: Path) -> list[dict]:
+    """JSONL: {"topic": str, "reference": ["一、…", "（一）…"], "facts": "file relative to the JSONL" (optional)}."""
+    path = Path(path)
+    if not path.is_file():
+        raise AssistantError(f"topics file {path} does not exist", "see evals/draft_topics.jsonl for the format")
+    topics = []
+    for n, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise AssistantError(f"{path.name} line {n} is not JSON ({e.msg})", "one JSON object per line") from e
+        if not item.get("topic") or not item.get("reference"):
+            raise AssistantError(f"{path.name} line {n} lacks topic or reference", 'write {"topic": …, "reference": […]}')
+        if item.get("facts"):
+            item["facts"] = str((path.parent / item["facts"]).resolve())
+        topics.append(item)
+    return topics
+
+
+def coverage(reference: Sequence[str], proposed: Sequence[str]) -> tuple[float, float]:
+    """(share of reference headings matched, mean best similarity)."""
+    if not reference:
+        return 0.0, 0.0
+    best = [max((heading_similarity(r, p) for p in proposed), default=0.0) for r in reference]
+    return sum(b >= MATCH for b in best) / len(best), sum(best) / len(best)
+
+
+def evaluate(service, topics: Sequence[dict], chat_model: ChatModel | None = None, out_dir: Path | None = None) -> dict:
+    from assistant.drafting import draft
+
+    rows = []
+    for n, item in enumerate(topics, 1):
+        t0 = time.perf_counter()
+        d = draft(service, item["topic"], facts=[item["facts"]] if item.get("facts") else None, chat_model=chat_model)
+        seconds = time.perf_counter() - t0
+        headings = [f"{label}{h.title}" for h, label in d.outline.numbered() if h.level in (1, 2)]
+        cov, soft = coverage(item["reference"], headings)
+        paragraphs = d.paragraphs
+        fact_sections = sum(1 for s in d.sections if any(c.chunk.kind in ("facts", "list") for p in s.paragraphs for c in p.citations))
+        written = sum(1 for s in d.sections if s.paragraphs)
+        rows.append(
+            {
+                "topic": item["topic"],
+                "coverage": round(cov, 4),
+                "soft_coverage": round(soft, 4),
+                "cited_share": round(d.check.cited_share, 4),
+                "claims": d.check.claims,
+                "paragraphs": len(paragraphs),
+                "paragraphs_cited": sum(1 for p in paragraphs if p.citations),
+                "sections_with_facts": fact_sections,
+                "sections_written": written,
+                "citations": len(d.citations),
+                "report_citations": sum(1 for c in d.citations if c.chunk.kind == "report"),
+                "placeholders": d.check.placeholders,
+                "unknown_numbers": len(d.check.unknown_numbers),
+                "backend": d.backend,
+                "outline_source": d.outline.source,
+                "seconds": round(seconds, 2),
+            }
+        )
+        if out_dir:
+            stem = _UNSAFE.sub("_", item["topic"])[:40]
+            to_markdown_file(d, Path(out_dir) / f"{n:02d}-{stem}.md")
+    keys = ("coverage", "soft_coverage", "cited_share", "seconds")
+    mean = {k: round(sum(r[k] for r in rows) / len(rows), 4) if rows else 0.0 for k in keys}
+    total_p = sum(r["paragraphs"] for r in rows)
+    mean["paragraphs_cited_share"] = round(sum(r["paragraphs_cited"] for r in rows) / total_p, 4) if total_p else 0.0
+    mean["unknown_numbers"] = sum(r["unknown_numbers"] for r in rows)
+    mean["report_citations"] = sum(r["report_citations"] for r in rows)
+    return {"topics": rows, "mean": mean, "backend": "llm" if chat_model else "template", "match_threshold": MATCH}
+
+
+def format_report(report: dict) -> str:
+    lines = [f"{'主题':<28} 提纲覆盖  软覆盖  引用句占比  有引用段落  含事实小节  待补充  无来源数字  秒"]
+    for r in report["topics"]:
+        topic = r["topic"] if len(r["topic"]) <= 26 else r["topic"][:25] + "…"
+        lines.append(
+            f"{topic:<28} {r['coverage']:>6.0%} {r['soft_coverage']:>7.2f} {r['cited_share']:>9.0%}"
+            f" {r['paragraphs_cited']:>6}/{r['paragraphs']:<4} {r['sections_with_facts']:>6}/{r['sections_written']:<4}"
+            f" {r['placeholders']:>5} {r['unknown_numbers']:>8} {r['seconds']:>7.1f}"
+        )
+    m = report["mean"]
+    lines.append(
+        f"\n平均（{len(report['topics'])} 个主题，{report['backend']}）：提纲覆盖 {m['coverage']:.1%}（软 {m['soft_coverage']:.2f}），"
+        f"引用句占比 {m['cited_share']:.1%}，有引用段落 {m['paragraphs_cited_share']:.1%}，"
+        f"无来源数字 {m['unknown_numbers']} 个，引用往年报告 {m['report_citations']} 次，每题 {m['seconds']:.1f} 秒"
+    )
+    return "\n".join(lines)
