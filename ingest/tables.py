@@ -90,8 +90,10 @@ def render_table(grid: Sequence[Sequence[str]], sheet: str, row_numbers: Sequenc
         vals = _dedupe(r)
         if not vals or r == rows[head_at]:
             continue  # blank row, or the header repeated after a page break
-        if len(vals) == 1 and width >= 3:
-            # A row with one value across a wide table is a group heading (一、党委主体责任) or a note.
+        first_col = next(j for j, v in enumerate(r) if v)
+        if len(vals) == 1 and width >= 3 and first_col <= 1:
+            # One value at the left of a wide table is a group heading (一、党委主体责任) or a note;
+            # further right it is a data row whose other cells are empty.
             v = vals[0]
             if len(v) <= 40 and not v.endswith(("。", "；")):
                 out.lines.append("#" * heading_level + " " + v)

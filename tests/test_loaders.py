@@ -143,10 +143,18 @@ def test_xlsx_responsibility_list_rows_sheets_merges(tmp_path):
 def test_single_sheet_list_cites_row_and_subject(tmp_path):
     path = make_xlsx(
         tmp_path / "支部责任清单.xlsx",
-        {"Sheet1": [["责任主体", "责任内容", "措施", "时限"], ["支部书记", "第一责任人", "每季度研究1次", "季度末"], ["支部委员", "一岗双责", "分工负责", "全年"]]},
+        {
+            "Sheet1": [
+                ["责任主体", "责任内容", "措施", "时限"],
+                ["支部书记", "第一责任人", "每季度研究1次", "季度末"],
+                ["支部委员", "一岗双责", "分工负责", "全年"],
+                [None, None, "每半年开展1次廉政谈话"],  # a row with one value, not at the left: still a row
+            ]
+        },
     )
     _, chunks = chunks_of(path)
-    assert [c.label for c in chunks] == ["《支部责任清单》第2行 支部书记", "《支部责任清单》第3行 支部委员"]
+    assert [c.label for c in chunks] == ["《支部责任清单》第2行 支部书记", "《支部责任清单》第3行 支部委员", "《支部责任清单》第4行"]
+    assert chunks[2].text == "措施：每半年开展1次廉政谈话"
     assert chunks[0].path == ()  # the default sheet name says nothing
 
 
