@@ -137,6 +137,7 @@ def assign_facts(plans: Sequence[SectionPlan], facts: Sequence[Chunk], w: Weight
     """Every user fact goes to the one section of its kind (achievement, problem, plan) it fits best; facts that
     fit nowhere stay out and are reported, rather than padding a section they do not belong to."""
     out: dict[int, list[Chunk]] = {}
+    loose: list[tuple[float, int, Chunk]] = []
     for f in facts:
         kind = fact_kind(f)
         scored = [(section_score(sec, f, w), i) for i, sec in enumerate(plans) if sec.write and section_kind(sec) == kind]
@@ -145,6 +146,12 @@ def assign_facts(plans: Sequence[SectionPlan], facts: Sequence[Chunk], w: Weight
         score, best = max(scored, key=lambda x: (x[0], -x[1]))
         if score >= min_score:
             out.setdefault(best, []).append(f)
+        elif score >= min_score / 2:
+            loose.append((score, best, f))
+    # A loosely fitting fact still beats a 【待补充】 in a section that would otherwise have no fact at all.
+    for _score, best, f in sorted(loose, key=lambda x: -x[0]):
+        if best not in out:
+            out[best] = [f]
     return out
 
 
