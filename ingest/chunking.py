@@ -179,8 +179,9 @@ def _outline_level(line: str) -> int:
     m = MD_HEADING.match(line)
     if m:
         return len(m.group(1))
-    if len(line) > 60 or line.endswith(("。", "；")) and len(line) > 40:
-        return 0  # a long sentence that merely starts with 一、 is a paragraph
+    if len(line) > 60 or re.search(r"[。；！？]", line):
+        # A sentence that starts with 一、/（一） is a run-in heading with its text: _inline_heading keeps both.
+        return 0
     if H1.match(line):
         return 2
     if H2.match(line):

@@ -109,3 +109,11 @@ def test_every_chunk_is_a_verbatim_slice(corpus_dir):
         for c in chunk_document(d):
             assert d.text[c.start : c.end] == c.text
             assert len(c.text) <= 600
+
+
+def test_short_numbered_sentence_is_content_not_a_lost_heading():
+    text = "# 报告\n\n三、存在的问题\n\n（一）责任传导还不够到位。个别党支部存在上热下冷现象。\n\n（二）监督合力有待加强。"
+    chunks = chunk_document(doc(text, kind="report", title="报告"))
+    joined = "".join(c.text for c in chunks)
+    assert "上热下冷" in joined and "监督合力有待加强" in joined
+    assert {c.article for c in chunks} == {"三、（一）", "三、（二）"}
