@@ -122,6 +122,10 @@ def sources_html(answer: Answer | None) -> str:
     return "".join(parts)
 
 
+def sources_pending() -> str:
+    return '<div class="sources empty">正在检索相关条文…</div>'
+
+
 def answer_payload(answer: Answer) -> dict:
     """JSON-ready answer for the API endpoint."""
     return {
