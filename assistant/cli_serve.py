@@ -49,6 +49,10 @@ def cmd_serve(args, settings) -> int:
         for f in report.failures:
             print(f"跳过 {f.error}", file=sys.stderr)
         print(report.summary(), file=sys.stderr)
+    try:  # load the model, jieba and the index now, so the first question does not wait for them
+        svc.search("全面从严治党")
+    except AssistantError as e:
+        print(f"注意：{e}", file=sys.stderr)
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"注意：监听 {settings.host}，同一网络中的其他计算机可以访问本服务。", file=sys.stderr)
     demo = build_app(svc, extra_tabs())
