@@ -128,7 +128,6 @@ def _serve_cli(tmp_path, *args: str) -> list[str]:
 
 @pytest.mark.integration
 def test_serve_command_ingests_then_serves(tmp_path):
-    import socket
     import subprocess
     import time
 
@@ -160,12 +159,19 @@ def test_serve_command_ingests_then_serves(tmp_path):
     assert "正在更新索引" in err and "files: added 1" in err, err
     assert f"在浏览器中打开 http://127.0.0.1:{port}" in err, err
 
-    # A busy port is one clear error line, exit code 2.
+@pytest.mark.integration
+def test_serve_on_a_busy_port_is_one_error_line(tmp_path, monkeypatch, capsys):
+    import socket
+
+    from assistant.cli import main
+
+    monkeypatch.setenv("ASSISTANT_EMBEDDER", "hash")
+    monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(tmp_path / "index"))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
-        cmd, env = _serve_cli(tmp_path, "--no-ingest", "--port", str(s.getsockname()[1]))
-        r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
-    assert r.returncode == 2
-    assert r.stderr.strip().splitlines()[-1].startswith("错误：cannot listen on 127.0.0.1:")
-    assert "正在更新索引" not in r.stderr  # --no-ingest
+        code = main(["--knowledge-dir", str(tmp_path), "serve", "--no-ingest", "--port", str(s.getsockname()[1])])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.strip().splitlines()[-1].startswith("错误：cannot listen on 127.0.0.1:"), err
+    assert "正在更新索引" not in err  # --no-ingest
