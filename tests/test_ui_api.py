@@ -129,6 +129,7 @@ def _serve_cli(tmp_path, *args: str) -> list[str]:
 @pytest.mark.integration
 def test_serve_command_ingests_then_serves(tmp_path):
     import subprocess
+    import threading
     import time
 
     import httpx
@@ -140,21 +141,25 @@ def test_serve_command_ingests_then_serves(tmp_path):
     (tmp_path / "knowledge" / "主体责任规定.md").write_text(REGULATION, "utf-8")
     port = free_port()
     cmd, env = _serve_cli(tmp_path, "--port", str(port))
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)  # the serve log goes to stderr
+    reader.start()
     status, docs = None, None
     try:
         deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and proc.poll() is None and status is None:
-            try:
-                status = httpx.get(f"http://127.0.0.1:{port}/", timeout=5).status_code
-            except httpx.TransportError:
-                time.sleep(0.3)
+        while time.monotonic() < deadline and proc.poll() is None and not any("在浏览器中打开" in x for x in lines):
+            time.sleep(0.2)
+        if any("在浏览器中打开" in x for x in lines):
+            status = httpx.get(f"http://127.0.0.1:{port}/", timeout=10).status_code
         settings = Settings(knowledge_dir=tmp_path / "knowledge", index_dir=tmp_path / "index", embedder="hash")
         docs = list(build(settings).documents())
     finally:
         proc.terminate()
-        out, err = proc.communicate(timeout=30)
-    assert status == 200, (proc.returncode, out, err)
+        proc.wait(timeout=30)
+        reader.join(timeout=10)
+    err = "".join(lines)
+    assert status == 200, (proc.returncode, err)
     assert docs == ["主体责任规定.md"]  # indexed before the server came up
     assert "正在更新索引" in err and "files: added 1" in err, err
     assert f"在浏览器中打开 http://127.0.0.1:{port}" in err, err
