@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 
 from assistant.retrieval import relevance
 from assistant.text import query_tokens, sentences
 from assistant.types import Answer, Citation, Hit
+
+_ARTICLE_PREFIX = re.compile(r"^第[一二三四五六七八九十百千零〇\d]+条(?:之[一二三四五六七八九十]+)?\s*")
 
 REFUSAL = "知识库中没有找到回答该问题的依据。请换一种问法，或先把相关文件加入知识库。"
 
@@ -43,6 +46,9 @@ class ExtractiveAnswerer:
         scored: list[tuple[float, int, int, str]] = []
         for rank, hit in enumerate(hits[: self.max_chunks * 2]):
             for pos, sent in enumerate(sentences(hit.chunk.text)):
+                sent = _ARTICLE_PREFIX.sub("", sent)  # the label already says 第N条
+                if not sent:
+                    continue
                 toks = set(query_tokens(sent))
                 common = q & toks
                 if not common:
