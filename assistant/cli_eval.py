@@ -145,9 +145,11 @@ def _threshold(args, settings) -> int:
         f"{path}: {len(rel_a)} answerable, {len(rel_u)} unanswerable; mode {args.mode or settings.mode}, top_k {settings.top_k}"
     )
     print("relevance = share of the query's IDF mass found in the best retrieved chunk\n")
-    print("bin        answerable  unanswerable")
-    for i, (a, u) in enumerate(zip(_histogram(rel_a), _histogram(rel_u))):
-        print(f"{i / 10:.1f}-{(i + 1) / 10:.1f}    {a:>4} {'#' * a:<20} {u:>4} {'x' * u}")
+    hist_a, hist_u = _histogram(rel_a), _histogram(rel_u)
+    width = max(hist_a + [10])
+    print(f"bin        {'answerable':<{width + 5}} unanswerable")
+    for i, (a, u) in enumerate(zip(hist_a, hist_u)):
+        print(f"{i / 10:.1f}-{(i + 1) / 10:.1f}    {a:>4} {'#' * a:<{width}} {u:>4} {'x' * u}")
     print("\nunanswerable values:", " ".join(f"{v:.3f}" for v in sorted(rel_u)))
     print("answerable, lowest 10:", " ".join(f"{v:.3f}" for v in sorted(rel_a)[:10]))
     if t.get("current_f1") is not None or t.get("current_balanced_accuracy") is not None:

@@ -25,13 +25,13 @@ QUALITY = [
     ("refusal_recall", "refuse R", "拒答召回率"),
 ]
 TABLE = QUALITY + [
-    ("keypoint_coverage_answered", "keypoints (answered only)", ""),
-    ("refusal_f1", "refusal F1", ""),
-    ("false_refusal_rate", "false refusal rate", ""),
-    ("latency_p50_ms", "answer latency p50 (ms)", ""),
-    ("latency_p95_ms", "answer latency p95 (ms)", ""),
-    ("search_p50_ms", "search latency p50 (ms)", ""),
-    ("search_p95_ms", "search latency p95 (ms)", ""),
+    ("keypoint_coverage_answered", "keypoints (answered only)", "要点覆盖（仅已回答）"),
+    ("refusal_f1", "refusal F1", "拒答 F1"),
+    ("false_refusal_rate", "false refusal rate", "误拒率"),
+    ("latency_p50_ms", "answer latency p50 (ms)", "回答延迟 p50（毫秒）"),
+    ("latency_p95_ms", "answer latency p95 (ms)", "回答延迟 p95（毫秒）"),
+    ("search_p50_ms", "search latency p50 (ms)", "检索延迟 p50（毫秒）"),
+    ("search_p95_ms", "search latency p95 (ms)", "检索延迟 p95（毫秒）"),
 ]
 CJK_FONTS = (
     "Noto Sans CJK SC",
@@ -162,9 +162,13 @@ def plot_relevance(runs: Sequence[Run], path: Path) -> Path:
     return path
 
 
-def summary_rows(runs: Sequence[Run]) -> list[list[str]]:
+def summary_rows(runs: Sequence[Run], chinese: bool = False) -> list[list[str]]:
     """Metric-by-run table (first column the metric), for the report and the UI."""
-    return [[label] + [fmt(r.summary.get(key), key) for r in runs] for key, label, _ in TABLE]
+
+    def name(en: str, zh: str) -> str:
+        return f"{zh}（{en}）" if chinese and zh and zh != en else en
+
+    return [[name(en, zh)] + [fmt(r.summary.get(key), key) for r in runs] for key, en, zh in TABLE]
 
 
 def _md_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -35,7 +35,7 @@ def _resolve_set(name: str | None, upload: str | None) -> Path:
 def run_eval(service: AssistantService, set_name, upload, mode, limit, runs, progress=None):
     """Evaluate one set and return everything the tab shows (also used by tests without a browser)."""
     from evals.format import load_qa
-    from evals.report import TABLE, fmt, worst_rows, write_report
+    from evals.report import summary_rows, worst_rows, write_report
     from evals.runner import evaluate
 
     path = _resolve_set(set_name, upload)
@@ -49,7 +49,7 @@ def run_eval(service: AssistantService, set_name, upload, mode, limit, runs, pro
     out = Path(tempfile.mkdtemp(prefix="assistant-eval-"))
     report = write_report(runs, out, path)
     headers = ["指标"] + [r.name for r in runs]
-    summary = [[label] + [fmt(r.summary.get(key), key) for r in runs] for key, label, _ in TABLE]
+    summary = summary_rows(runs, chinese=True)
     s = run.summary
     status = (
         f"**{path.name}**：{s['questions']} 题（可回答 {s['answerable']}，不可回答 {s['unanswerable']}），"
@@ -88,9 +88,8 @@ def build_eval_tab(service: AssistantService) -> None:
             clear_btn = gr.Button("清空对比")
         status = gr.Markdown()
         summary = gr.Dataframe(headers=["指标"], interactive=False, label="汇总（各次评估并列）", wrap=True)
-        with gr.Row():
-            metrics_img = gr.Image(type="filepath", label="指标对比", interactive=False)
-            relevance_img = gr.Image(type="filepath", label="相关度分布与拒答阈值", interactive=False)
+        metrics_img = gr.Image(type="filepath", label="指标对比", interactive=False)
+        relevance_img = gr.Image(type="filepath", label="相关度分布与拒答阈值", interactive=False)
         worst = gr.Dataframe(headers=WORST_HEADER_ZH, interactive=False, label="最差的问题（本次评估）", wrap=True)
         files = gr.File(label="报告与逐题结果", file_count="multiple", interactive=False)
 
