@@ -19,7 +19,8 @@ from ingest.chunking import chunk_document
 from ingest.loaders import IngestError, check_size, file_hash, load_document, supported
 
 VERSIONS = json.loads((Path(__file__).resolve().parent.parent / "assistant" / "resources" / "versions.json").read_text("utf-8"))
-SKIP_NAMES = {"readme.md", "readme.txt", "license", "license.md", "make_samples.py"}
+# Housekeeping files that sit beside documents but are not knowledge (a corpus MANIFEST lists what is *missing*).
+SKIP_NAMES = {"readme.md", "readme.txt", "license", "license.md", "license.txt", "manifest.md", "changelog.md", "make_samples.py"}
 
 Progress = Callable[[float, str], None]
 

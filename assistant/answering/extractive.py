@@ -28,6 +28,30 @@ def superseded_warnings(citations: Sequence[Citation]) -> tuple[str, ...]:
     return tuple(seen.values())
 
 
+_ITEM_LINE = re.compile(r"\n+（[一二三四五六七八九十]+）[^\n]*")
+
+
+def with_items(sentence: str, text: str, max_items: int = 8, max_chars: int = 500) -> str:
+    """A lead-in that ends with ：(下列情形之一的：) is useless alone; extend it over the （一）（二）… items that follow.
+
+    Returns a verbatim substring of ``text``.
+    """
+    start = text.find(sentence)
+    if start < 0 or not sentence.endswith(("：", ":")):
+        return sentence
+    end = start + len(sentence)
+    for n, m in enumerate(_ITEM_LINE.finditer(text, end)):
+        if m.start() != end or n >= max_items or m.end() - start > max_chars:
+            break
+        end = m.end()
+    return text[start:end]
+
+
+def _compact(quote: str) -> str:
+    """Items on their own lines inside a numbered answer line, without the blank lines between them."""
+    return re.sub(r"\n+", "\n   ", quote)
+
+
 class ExtractiveAnswerer:
     """Select up to ``max_sentences`` supporting sentences, at most two per chunk, each cited verbatim."""
 
@@ -74,10 +98,11 @@ class ExtractiveAnswerer:
         lines = []
         for rank, _pos, sent in chosen:
             chunk = hits[rank].chunk
+            quote = with_items(sent, chunk.text)
             if rank not in numbers:
                 numbers[rank] = len(numbers) + 1
-                citations.append(Citation(numbers[rank], chunk, sent))
-            lines.append(f"{len(lines) + 1}. {chunk.label}规定：{sent}[{numbers[rank]}]")
+                citations.append(Citation(numbers[rank], chunk, quote))
+            lines.append(f"{len(lines) + 1}. {chunk.label}规定：{_compact(quote)}[{numbers[rank]}]")
         text = "根据知识库中的文件：\n" + "\n".join(lines)
         warnings = superseded_warnings(citations)
         if warnings:
