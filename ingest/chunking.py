@@ -24,6 +24,10 @@ from ingest.structure import (
 )
 
 
+# Bump when chunk boundaries or contexts change: existing indexes then re-chunk every file on the next ingest.
+CHUNKER_VERSION = "3"
+
+
 @dataclass
 class _Block:
     """A run of lines [start, end) in the document text with its structural address."""

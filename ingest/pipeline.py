@@ -15,7 +15,7 @@ from assistant.protocols import Embedder
 from assistant.store import GenerationWriter, current_generation, read_chunks, read_manifest, writer_lock
 from assistant.text import tokenize
 from assistant.types import AssistantError, Chunk
-from ingest.chunking import chunk_document
+from ingest.chunking import CHUNKER_VERSION, chunk_document
 from ingest.loaders import IngestError, check_size, file_hash, load_document, supported
 
 VERSIONS = json.loads((Path(__file__).resolve().parent.parent / "assistant" / "resources" / "versions.json").read_text("utf-8"))
@@ -126,6 +126,9 @@ def ingest(
         prev_manifest = read_manifest(prev_gen)
         prev_chunks, prev_tokens = read_chunks(prev_gen)
         same_model = prev_manifest.get("embedder") == embedder.name
+        # Files chunked by another chunker version or size are re-chunked; unchanged chunks keep their vectors.
+        chunker = f"{CHUNKER_VERSION}/{max_chars}"
+        rechunk = force or prev_manifest.get("chunker") != chunker
         by_source: dict[str, list[int]] = {}
         for i, c in enumerate(prev_chunks):
             by_source.setdefault(c.source, []).append(i)
@@ -161,7 +164,7 @@ def ingest(
                 continue
             seen_hashes[digest] = rel
             kind = kinds.get(rel, "")
-            if old and old.get("sha256") == digest and old.get("kind_override", "") == kind and not force and rel in by_source:
+            if old and old.get("sha256") == digest and old.get("kind_override", "") == kind and not rechunk and rel in by_source:
                 kept.extend((prev_chunks[i], prev_tokens[i]) for i in by_source[rel])
                 manifest_files[rel] = old
                 results.append(FileResult(rel, "unchanged", old.get("chunks", 0), title=old.get("title", ""), kind=old.get("kind", "")))
@@ -260,6 +263,7 @@ def ingest(
                 "sources": [str(s.root) for s in sources],
                 "chunks": len(chunks),
                 "bm25": list(bm25),
+                "chunker": chunker,
             }
             writer.commit(manifest)
         except BaseException:

@@ -108,3 +108,17 @@ def test_manifest_records_embedder_and_files(kdir, tmp_path):
     assert manifest["embedder"] == "hash"
     assert manifest["files"]["责任规定.md"]["chunks"] == 3
     assert manifest["files"]["责任规定.md"]["kind"] == "regulation"
+
+
+def test_chunker_change_rechunks_but_reuses_vectors(kdir, tmp_path, monkeypatch):
+    import ingest.pipeline as pipeline
+
+    kb = tmp_path / "kb"
+    emb = CountingEmbedder()
+    ingest([Source(kdir)], kb, emb, show_bar=False)
+    monkeypatch.setattr(pipeline, "CHUNKER_VERSION", "test-next")
+    report = ingest([Source(kdir)], kb, emb, show_bar=False)
+    assert report.changed and {f.status for f in report.files} == {"updated"}
+    assert report.embedded == 0  # same chunk text, same ids: vectors are reused
+    manifest = json.loads((current_generation(kb) / "manifest.json").read_text("utf-8"))
+    assert manifest["chunker"].startswith("test-next/")
