@@ -123,15 +123,26 @@ class VectorRetriever:
 
 
 class HybridRetriever:
-    """Reciprocal rank fusion of BM25 and dense rankings; robust to their incomparable score scales."""
+    """Reciprocal rank fusion of BM25 and dense rankings; robust to their incomparable score scales.
+
+    ``coverage_weight`` adds the share of the query's IDF mass a chunk contains: when every article of a
+    regulation titled 问责条例 looks alike to the dense model, the one that also says 情形 should win.
+    """
 
     name = "hybrid"
 
     def __init__(
-        self, bm25: Bm25Retriever, vector: VectorRetriever, rrf_k: int = 60, depth: int = 30, dense_weight: float = 1.0
+        self,
+        bm25: Bm25Retriever,
+        vector: VectorRetriever,
+        rrf_k: int = 60,
+        depth: int = 30,
+        dense_weight: float = 1.0,
+        coverage_weight: float = 0.0,
     ) -> None:
         self.bm25, self.vector, self.rrf_k, self.depth = bm25, vector, rrf_k, depth
         self.weights = {"bm25": 1.0, "cosine": dense_weight}
+        self.coverage_weight = coverage_weight
 
     def search(self, query: str, k: int) -> list[Hit]:
         depth = max(self.depth, k * 3)
@@ -142,12 +153,22 @@ class HybridRetriever:
             for rank, (idx, score) in enumerate(ranking):
                 fused[idx] = fused.get(idx, 0.0) + self.weights[name] / (self.rrf_k + rank + 1)
                 parts.setdefault(idx, {})[name] = score
-        order = sorted(fused, key=lambda i: -fused[i])[:k]
         reader = self.bm25.reader
+        if self.coverage_weight:
+            for idx in fused:
+                fused[idx] += self.coverage_weight * reader.coverage(query, idx)
+        order = sorted(fused, key=lambda i: -fused[i])[:k]
         return [reader.hit(i, fused[i], n + 1, query, **parts[i]) for n, i in enumerate(order)]
 
 
-def make_retriever(mode: str, reader: IndexReader, embedder: Embedder | None, rrf_k: int = 60, dense_weight: float = 1.0):
+def make_retriever(
+    mode: str,
+    reader: IndexReader,
+    embedder: Embedder | None,
+    rrf_k: int = 60,
+    dense_weight: float = 1.0,
+    coverage_weight: float = 0.0,
+):
     if mode == "bm25":
         return Bm25Retriever(reader)
     if embedder is None:
@@ -155,7 +176,13 @@ def make_retriever(mode: str, reader: IndexReader, embedder: Embedder | None, rr
     if mode == "vector":
         return VectorRetriever(reader, embedder)
     if mode == "hybrid":
-        return HybridRetriever(Bm25Retriever(reader), VectorRetriever(reader, embedder), rrf_k=rrf_k, dense_weight=dense_weight)
+        return HybridRetriever(
+            Bm25Retriever(reader),
+            VectorRetriever(reader, embedder),
+            rrf_k=rrf_k,
+            dense_weight=dense_weight,
+            coverage_weight=coverage_weight,
+        )
     raise AssistantError(f"unknown retrieval mode {mode!r}", "use bm25, vector or hybrid")
 
 

@@ -219,8 +219,9 @@ class AssistantService:
             raise AssistantError("the question is empty", "type a question")
         mode = mode or self.settings.mode
         reader = self.reader()
+        s = self.settings
         retriever = make_retriever(
-            mode, reader, None if mode == "bm25" else self.embedder, self.settings.rrf_k, self.settings.dense_weight
+            mode, reader, None if mode == "bm25" else self.embedder, s.rrf_k, s.dense_weight, s.coverage_weight
         )
         k = k or self.settings.top_k
         if not kinds:

