@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 from assistant.cli import EXTENSIONS, _service, command
 from assistant.types import AssistantError
 
-# Tabs other features add to the web UI: (module, builder). A module not written yet is skipped.
-TAB_MODULES = (("assistant.ui.eval_tab", "build_eval_tab"), ("assistant.ui.draft_tab", "build_draft_tab"))
-
 
 def extra_tabs() -> list:
-    tabs = []
-    for mod, name in TAB_MODULES:
-        try:
-            tabs.append(getattr(importlib.import_module(mod), name))
-        except ModuleNotFoundError as e:
-            if e.name != mod:
-                raise
-    return tabs
+    """The tabs other features add to the web UI, after 问答 and 知识库."""
+    from assistant.ui.draft_tab import build_draft_tab
+    from assistant.ui.eval_tab import build_eval_tab
+
+    return [build_eval_tab, build_draft_tab]
 
 
 def _extend(sub) -> None:

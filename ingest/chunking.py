@@ -23,7 +23,6 @@ from ingest.structure import (
     split_enumeration,
 )
 
-
 # Bump when chunk boundaries or contexts change: existing indexes then re-chunk every file on the next ingest.
 CHUNKER_VERSION = "3"
 
