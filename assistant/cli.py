@@ -188,11 +188,7 @@ def _load_extensions() -> None:
     import importlib
 
     for mod in EXTENSION_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as e:
-            if e.name != mod:
-                raise
+        importlib.import_module(mod)
 
 
 def main(argv: list[str] | None = None) -> int:
