@@ -100,7 +100,22 @@ def test_config_from_settings_takes_port_and_key_from_base_url():
     assert cfg.port == 9123 and cfg.api_key == "abc" and cfg.model == "qwen"
 
 
+def test_build_server_is_a_no_op_when_a_binary_works(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(llm_server, "find_binary", lambda explicit="": tmp_path / "llama-server")
+    monkeypatch.setattr(llm_server, "build_server", lambda **kw: pytest.fail("must not build"))
+    assert main(["llm", "build-server"]) == 0
+    assert str(tmp_path / "llama-server") in capsys.readouterr().out
+
+
 # ---------------------------------------------------------------------------------------------- integration
+
+
+@pytest.mark.integration
+def test_second_server_on_a_busy_port_is_refused(smollm2_server, tmp_path):
+    cfg = llm_server.ServerConfig(model="smollm2", port=smollm2_server.state.port, models_dir=tmp_path)
+    with pytest.raises(AssistantError) as e:
+        llm_server.start(cfg)
+    assert "already in use" in e.value.message
 
 
 def _get(url, key=None):
