@@ -56,18 +56,6 @@ def hit_dict(h: Hit) -> dict:
     }
 
 
-def answer_dict(a: Answer) -> dict:
-    return {
-        "question": a.question,
-        "query": a.query,
-        "answer": a.text,
-        "refused": a.refused,
-        "citations": [{"n": c.n, "label": c.label, "quote": c.quote, "chunk_id": c.chunk.id, "source": c.chunk.source} for c in a.citations],
-        "unsupported": list(a.unsupported),
-        "warnings": list(a.warnings),
-    }
-
-
 def print_answer(a: Answer) -> None:
     print(a.text)
     if a.citations:
@@ -104,7 +92,7 @@ def cmd_search(args, settings) -> int:
 def cmd_ask(args, settings) -> int:
     answer = _service(settings).ask(args.question)
     if args.json:
-        print(json.dumps(answer_dict(answer), ensure_ascii=False, indent=1))
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1))
     else:
         print_answer(answer)
     return 0

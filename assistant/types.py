@@ -84,6 +84,28 @@ class Answer:
     warnings: tuple[str, ...] = ()
     unsupported: tuple[str, ...] = field(default=())  # sentences with no valid citation
 
+    def to_dict(self) -> dict:
+        """JSON-ready form shared by `assistant ask --json` and the web API."""
+        return {
+            "question": self.question,
+            "query": self.query,
+            "answer": self.text,
+            "refused": self.refused,
+            "citations": [
+                {
+                    "n": c.n,
+                    "label": c.label,
+                    "quote": c.quote,
+                    "source": c.chunk.source,
+                    "chunk_id": c.chunk.id,
+                    "superseded": c.chunk.superseded,
+                }
+                for c in self.citations
+            ],
+            "warnings": list(self.warnings),
+            "unsupported": list(self.unsupported),
+        }
+
     def sources_text(self) -> str:
         return "\n".join(f"[{c.n}] {c.label}：“{c.quote}”" for c in self.citations)
 

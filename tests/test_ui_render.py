@@ -101,7 +101,7 @@ def test_streaming_and_user_text_are_escaped():
 def test_answer_payload_is_plain_data():
     quote = "一岗双责。"
     c = Citation(1, chunk("第二条 " + quote), quote)
-    p = render.answer_payload(Answer(question="q", text="答[1]", citations=(c,), query="q2"))
+    p = Answer(question="q", text="答[1]", citations=(c,), query="q2").to_dict()
     assert p["answer"] == "答[1]" and p["query"] == "q2" and not p["refused"]
     assert p["citations"] == [
         {"n": 1, "label": c.label, "quote": quote, "source": "规定.md", "chunk_id": "c1", "superseded": False}

@@ -255,7 +255,7 @@ def build_app(service: AssistantService, extra_tabs: Sequence[Callable[[Assistan
                 answer = service.ask(question, [(q, a) for q, a in (history or [])], mode or None)
             except AssistantError as e:
                 raise gr.Error(_message(e)) from e
-            return render.answer_payload(answer)
+            return answer.to_dict()
 
         gr.api(ask, api_name="ask")
     return demo

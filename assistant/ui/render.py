@@ -126,29 +126,6 @@ def sources_pending() -> str:
     return '<div class="sources empty">正在检索相关条文…</div>'
 
 
-def answer_payload(answer: Answer) -> dict:
-    """JSON-ready answer for the API endpoint."""
-    return {
-        "question": answer.question,
-        "query": answer.query,
-        "answer": answer.text,
-        "refused": answer.refused,
-        "citations": [
-            {
-                "n": c.n,
-                "label": c.label,
-                "quote": c.quote,
-                "source": c.chunk.source,
-                "chunk_id": c.chunk.id,
-                "superseded": c.chunk.superseded,
-            }
-            for c in answer.citations
-        ],
-        "warnings": list(answer.warnings),
-        "unsupported": list(answer.unsupported),
-    }
-
-
 def document_rows(documents: Mapping[str, Mapping]) -> list[list]:
     """Rows for the knowledge-base table: file, title, kind, version, chunk count."""
     return [
