@@ -67,7 +67,9 @@ class IndexReader:
         return found / total if total else 0.0
 
     def hit(self, idx: int, score: float, rank: int, query: str, **scores: float) -> Hit:
-        scores["coverage"] = round(self.coverage(query, idx), 4)
+        if "coverage" not in scores:
+            scores["coverage"] = self.coverage(query, idx)
+        scores["coverage"] = round(scores["coverage"], 4)
         return Hit(self.chunks[idx], float(score), rank, tuple(scores.items()))
 
 
@@ -156,7 +158,8 @@ class HybridRetriever:
         reader = self.bm25.reader
         if self.coverage_weight:
             for idx in fused:
-                fused[idx] += self.coverage_weight * reader.coverage(query, idx)
+                parts[idx]["coverage"] = reader.coverage(query, idx)  # reused by hit(), not computed twice
+                fused[idx] += self.coverage_weight * parts[idx]["coverage"]
         order = sorted(fused, key=lambda i: -fused[i])[:k]
         return [reader.hit(i, fused[i], n + 1, query, **parts[i]) for n, i in enumerate(order)]
 
