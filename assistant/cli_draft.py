@@ -31,7 +31,8 @@ def _extend(sub) -> None:
     verbs = s.add_subparsers(dest="draft_cmd")
     e = verbs.add_parser("eval", help="outline coverage and citation share over a topics file (evals/draft_topics.jsonl)")
     e.add_argument("topics", type=Path)
-    e.add_argument("--llm", action="store_true")
+    e.add_argument("--llm", action="store_true", help="write with the LLM (ASSISTANT_LLM_*)")
+    e.add_argument("--compare", action="store_true", help="run the template and the LLM on the same topics and compare")
     e.add_argument("--limit", type=int, default=0)
     e.add_argument("--out-dir", dest="out_dir", type=Path, help="also write each draft as .md here")
     e.add_argument("--json", action="store_true")
@@ -52,7 +53,8 @@ def _print_check(d) -> None:
     c = d.check
     print(
         f"\n核查：{len(d.paragraphs)} 段，{c.claims} 句陈述中 {c.cited} 句有经核验的引用（{c.cited_share:.0%}），"
-        f"{len(d.citations)} 条引用依据，{c.placeholders} 处待补充，{len(c.unknown_numbers)} 个无来源数字。",
+        f"{len(d.citations)} 条引用依据，{c.placeholders} 处待补充，{len(c.unknown_numbers)} 个无来源数字"
+        + (f"，大模型改写 {d.llm_sentences}/{d.sentences} 句。" if d.backend == "llm" else "。"),
         file=sys.stderr,
     )
     for line in (*c.issues, *d.warnings):
@@ -64,6 +66,8 @@ def draft_dict(d) -> dict:
         "topic": d.topic,
         "title": d.title,
         "backend": d.backend,
+        "sentences": d.sentences,
+        "llm_sentences": d.llm_sentences,
         "outline": d.outline.text(),
         "sections": [{"heading": s.heading, "level": s.level, "paragraphs": [p.text for p in s.paragraphs]} for s in d.sections],
         "citations": [{"n": c.n, "label": c.label, "quote": c.quote, "kind": c.chunk.kind, "source": c.chunk.source} for c in d.citations],
@@ -122,16 +126,19 @@ def cmd_draft(args, settings) -> int:
 
 
 def _cmd_eval(args, settings) -> int:
-    from assistant.drafting.evaluate import evaluate, format_report, load_topics
+    from assistant.drafting.evaluate import evaluate, format_comparison, format_report, load_topics
 
     topics = load_topics(args.topics)
     if args.limit:
         topics = topics[: args.limit]
     svc = _service(settings)
-    model = chat_model(settings) if args.llm else None
-    report = evaluate(svc, topics, chat_model=model, out_dir=args.out_dir)
+    runs = [None, chat_model(settings)] if args.compare else [chat_model(settings) if args.llm else None]
+    reports = [evaluate(svc, topics, chat_model=model, out_dir=args.out_dir) for model in runs]
     if args.json:
-        print(json.dumps(report, ensure_ascii=False, indent=1))
-    else:
-        print(format_report(report))
+        print(json.dumps(reports if args.compare else reports[0], ensure_ascii=False, indent=1))
+        return 0
+    for report in reports:
+        print(format_report(report) + "\n")
+    if args.compare:
+        print(format_comparison(reports))
     return 0

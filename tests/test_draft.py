@@ -187,35 +187,80 @@ def test_figure_masking():
 # ---------------------------------------------------------------- the LLM path
 
 
+_ITEM = re.compile(r"^\[(\d+)\]（([^，）]+)[^）]*） (.+)$", re.M)
+
+
 def _llm_reply(messages):
+    """A model that rewords every numbered item, and gets some of them wrong in the ways small models do."""
     user = messages[-1][1]
     if "拟写提纲" in user:
         return "二、强化责任落实，扛牢全面从严治党主体责任\n（一）压实党委主体责任\n（二）落实“一岗双责”\n（三）强化监督问责"
-    sources = dict(re.findall(r"^\[(\d+)\]（([^）]+)）", user, re.M))
-    reg = next(n for n, k in sources.items() if k == "法规")
-    fact = next((n for n, k in sources.items() if k == "事实材料"), reg)
-    return (
-        f"党委（党组）领导班子成员应当强化责任担当，狠抓责任落实[{reg}]。"
-        f"一是党委会专题研究全面从严治党工作12次，全年召开党委会37次[{fact}]。"
-        "二是深入推进清廉机关建设，成效显著[99]。"
-    )
+    items = _ITEM.findall(user.rsplit("\n材料：\n", 1)[1])
+    lines = []
+    for n, kind, source in items:
+        if kind == "法规要求":
+            doc = re.match(r"《[^》]+》", source).group(0)
+            lines.append(f"[{n}] 严格落实{doc}关于{source.split('：', 1)[1][:12]}的要求。")
+        elif "12次" in source:
+            lines.append(f"[{n}] 全年召开党委会37次，其中专题研究全面从严治党工作12次。")  # an invented figure
+        elif "26人次" in source:
+            lines.append(f"[{n}] 班子成员落实“一岗双责”，对分管部门负责人开展提醒谈话26人次，取得显著成效。")  # an added claim
+        else:
+            lines.append(f"[{n}] 深入推进清廉机关建设，成效显著。")  # not what the item says
+    return "\n".join(lines)
 
 
-def test_llm_draft_is_verified_masked_and_numbered(kb):
+def test_llm_rewords_each_sentence_and_keeps_only_what_its_source_supports(kb):
     model = Scripted(_llm_reply)
     d = draft(kb, SECTION, facts=[FACTS], chat_model=model)
-    assert d.backend == "llm"
+    template = draft(kb, SECTION, outline=d.outline, facts=[FACTS])
+    assert d.backend == "llm" and template.backend == "template"
     assert [h.title for h in d.outline.headings if h.level == 2] == ["压实党委主体责任", "落实“一岗双责”", "强化监督问责"]
     assert len(model.calls) == 1 + 3  # the outline, then one call per section
     first = model.calls[1][-1][1]
-    assert "往年报告" in first and "不得引用" in first and "[1]（法规）" in first
+    assert "往年报告" in first and "不得照抄" in first and "（法规要求） 《" in first
     text = "".join(p.text for p in d.paragraphs)
-    assert "37" not in text and "党委会**次" in text  # an invented figure becomes **
-    assert "[99]" not in text and "〔未找到依据〕" in text  # a marker to nowhere is dropped, the claim flagged
-    assert d.check.unsupported and d.check.cited_share < 1.0
-    assert any("未找到依据" in i for i in d.check.issues)
-    masked = [m for p in d.paragraphs for m in p.masked]
-    assert "37" in masked
+    # Accepted: the reworded requirements; rejected: the invented figure and the unrelated sentence.
+    assert "严格落实《党委（党组）落实全面从严治党主体责任规定》关于" in text
+    assert "37" not in text and "党委会专题研究全面从严治党工作12次" in text
+    assert "清廉机关" not in text
+    # The added claim is cut off; the clause the fact supports stays.
+    assert "显著成效" not in text and "提醒谈话26人次[" in text
+    assert 0 < d.llm_sentences < d.sentences == template.sentences
+    # Same plan as the template: the same sources, cited the same number of times, all verified.
+    assert sorted(c.chunk.id for c in d.citations) == sorted(c.chunk.id for c in template.citations)
+    context = [c.chunk for c in d.citations]
+    for p in d.paragraphs:
+        again = verify(p.text, context)
+        assert again.dropped == () and [u for u in again.unsupported if "【待补充" not in u] == []
+    assert d.check.cited_share == 1.0 and d.check.unknown_numbers == ()
+    assert any("大模型改写了" in w for w in d.warnings)
+
+
+def test_accept_rewrite_rules():
+    from assistant.drafting.writer import Item, accept_rewrite
+    from assistant.types import Chunk
+
+    reg = Chunk(
+        id="r", doc_id="d", source="reg.md", title="某某工作规定", kind="regulation", article="第九条",
+        text="第九条 党组织应当定期开展警示教育，运用典型案例教育党员干部。", path=(), start=0, end=0,
+    )
+    fact = Chunk(id="f", doc_id="f", source="facts.md", title="事实", kind="facts", text="召开警示教育大会2次，组织观看警示教育片。", path=(), start=0, end=0)
+    lead = Item("lead", "", reg, source="《某某工作规定》第九条：党组织应当定期开展警示教育，运用典型案例教育党员干部")
+    item = Item("fact", "", fact, source="召开警示教育大会2次，组织观看警示教育片")
+    ok = accept_rewrite("[1] 严格落实《某某工作规定》第九条关于定期开展警示教育的要求，用典型案例教育党员干部。", lead, set())
+    assert ok == "严格落实《某某工作规定》第九条关于定期开展警示教育的要求"  # one clause opens a paragraph
+    assert accept_rewrite("党组织定期开展警示教育，运用典型案例教育党员干部", lead, set()) == ""  # no document: reads as a claim
+    assert accept_rewrite("**召开警示教育大会2次**，组织观看警示教育片。", item, set()) == "召开警示教育大会2次，组织观看警示教育片"
+    assert accept_rewrite("召开警示教育大会3次，组织观看警示教育片", item, set()) == ""  # a figure the fact lacks
+    assert accept_rewrite("召开警示教育大会2次，组织观看警示教育片，全面提升了干部廉洁意识", item, set()) == "召开警示教育大会2次，组织观看警示教育片"
+    assert accept_rewrite("召开警示教育大会2次" + "，组织观看警示教育片" * 3, item, set()) == ""  # a loop
+    assert accept_rewrite("召开大会【待补充】次", item, set()) == ""
+    assert accept_rewrite("严格落实《某某工作规定》第1条关于定期开展警示教育的要求", lead, set()) == ""  # an invented article
+    assert accept_rewrite("严格落实《某某工作规定》第九条关于定期开展警示教育", lead, set()) == ""  # not a whole requirement
+    assert accept_rewrite("举办警示教育大会2次，组织观看警示教育片", item, set()) == ""  # 举办 is not what the fact says
+    assert accept_rewrite("召开警示教育大会2次，组织观看警示教育片的要求", item, set()) == ""
+    assert accept_rewrite("全年召开警示教育大会2次，组织观看警示教育片", item, set()) == "全年召开警示教育大会2次，组织观看警示教育片"
 
 
 def test_llm_failure_falls_back_to_the_template(kb):
@@ -229,11 +274,23 @@ def test_llm_failure_falls_back_to_the_template(kb):
     assert all(p.citations for p in d.paragraphs)
 
 
-def test_llm_text_without_citations_is_replaced_by_the_template(kb):
+def test_llm_text_that_is_no_rewording_leaves_the_template(kb):
     outline = Outline("", (Heading(1, "强化责任落实"), Heading(2, "压实党委主体责任")))
     d = draft(kb, SECTION, outline=outline, facts=[FACTS], chat_model=Scripted(lambda m: "我们做了很多工作，成效很好。"))
-    assert d.backend == "template" and any("没有可核验的引用" in w for w in d.warnings)
-    assert all(p.citations for p in d.paragraphs)
+    template = draft(kb, SECTION, outline=outline, facts=[FACTS])
+    assert d.backend == "template" and d.llm_sentences == 0 < d.sentences
+    assert any(f"大模型改写了 0/{d.sentences} 句" in w for w in d.warnings)
+    assert [p.text for p in d.paragraphs] == [p.text for p in template.paragraphs]
+
+
+def test_llm_outline_that_copies_the_examples_falls_back_to_the_template(kb):
+    def copying(messages):
+        # A small model repeats the topic and other sections' 一级标题 one level down.
+        return "二、强化责任落实，扛牢全面从严治党主体责任\n（一）坚持政治引领，把牢正确政治方向\n（二）强化责任落实，扛牢全面从严治党主体责任\n（三）压实党委主体责任"
+
+    d = propose_outline(kb, SECTION, Scripted(copying))
+    assert "未通过检查" in d.source
+    assert d.headings == propose_outline(kb, SECTION).headings
 
 
 # ---------------------------------------------------------------- CLI and UI

@@ -25,3 +25,38 @@ def test_qwen_answers_one_question_with_verified_citation(qwen_server, hash_sett
     assert_grounded(ans)
     assert not ans.refused
     assert any(c.chunk.article == "第九条" for c in ans.citations)
+
+
+def test_qwen_rewords_a_draft_section_and_every_sentence_stays_grounded(qwen_server, tmp_path):
+    """The real model on the drafting path: it rewords sentences in report style; what it keeps is checked."""
+    import shutil
+
+    from test_draft import DATA, FACTS
+
+    from assistant.answering.verify import MARKER, verify
+    from assistant.cli_draft import chat_model
+    from assistant.drafting import draft
+    from assistant.drafting.check import allowed_figures, figures
+    from assistant.drafting.facts import load_facts
+    from assistant.settings import Settings
+
+    kdir = tmp_path / "knowledge"
+    for sub in ("regulations", "reports", "lists"):
+        shutil.copytree(DATA / sub, kdir / sub)
+    settings = llm_settings(qwen_server, Settings(knowledge_dir=kdir, index_dir=tmp_path / "index", embedder="hash"))
+    svc = build(settings)
+    svc.ingest(show_bar=False)
+    outline = "一、强化责任落实，扛牢全面从严治党主体责任\n（一）落实“一岗双责”"
+    d = draft(svc, "强化责任落实", outline=outline, facts=[FACTS], chat_model=chat_model(settings))
+    template = draft(svc, "强化责任落实", outline=outline, facts=[FACTS])
+    assert d.backend == "llm" and d.llm_sentences >= 1, d.warnings
+    assert [p.text for p in d.paragraphs] != [p.text for p in template.paragraphs]
+    context = [c.chunk for c in d.citations]
+    text = "".join(p.text for p in d.paragraphs)
+    for p in d.paragraphs:
+        again = verify(p.text, context)
+        assert again.dropped == () and again.unsupported == ()
+        assert all(c.quote in c.chunk.text for c in p.citations)
+    allowed = allowed_figures([*(c.text for c in load_facts([FACTS])), *(c.text for c in context), outline])
+    assert set(figures(MARKER.sub("", text))) <= allowed
+    assert d.check.cited_share == 1.0 and d.check.unknown_numbers == ()

@@ -173,7 +173,7 @@ INJECTION = re.compile(
 REDACTED = "〔此处是文件中的指令性文字，已略去〕"
 
 
-def _sanitize(text: str) -> str:
+def sanitize(text: str) -> str:
     """Documents are data: they cannot close the data block, and sentences that give the model orders are not shown.
 
     The full chunk text is still what citations are verified against.
@@ -214,7 +214,7 @@ class LLMAnswerer:
         blocks = []
         for n, chunk in enumerate(self.context(hits), 1):
             text = chunk.text if len(chunk.text) <= self.max_chunk_chars else chunk.text[: self.max_chunk_chars] + "……"
-            blocks.append(f"[{n}] {chunk.label}\n{_sanitize(text)}")
+            blocks.append(f"[{n}] {chunk.label}\n{sanitize(text)}")
         # The rewritten query carries what the follow-up refers to; no earlier turn enters the prompt.
         note = f"\n（结合上文，完整的问题是：{query}）" if query and query != question else ""
         user = self.user.format(context="\n\n".join(blocks), question=question, query_note=note)

@@ -67,7 +67,9 @@ def draft(
         sections=written.sections,
         citations=tuple(written.numbering.citations),
         warnings=written.warnings,
-        backend="llm" if written.llm_sections else "template",
+        backend="llm" if written.llm_sentences else "template",
+        sentences=written.sentences,
+        llm_sentences=written.llm_sentences,
     )
     from dataclasses import replace
 

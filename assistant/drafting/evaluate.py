@@ -1,14 +1,19 @@
 """Draft evaluation: for each topic (with a reference outline), how much of the reference the proposed outline
-covers, and how much of the written text carries citations that pass verification."""
+covers, how much of the written text carries citations that pass verification, and how the prose reads: how
+close its wording is to the unit's past reports, how long its sentences are, and how often sentence openings
+repeat (the template's stock phrases). `compare` puts the template and the LLM side by side."""
 
 from __future__ import annotations
 
 import json
 import re
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from assistant.answering.verify import MARKER, UNSUPPORTED_MARK
+from assistant.drafting.check import PLACEHOLDER
 from assistant.drafting.export import to_markdown_file
 from assistant.drafting.outline import heading_similarity
 from assistant.protocols import ChatModel
@@ -47,9 +52,43 @@ def coverage(reference: Sequence[str], proposed: Sequence[str]) -> tuple[float, 
     return sum(b >= MATCH for b in best) / len(best), sum(best) / len(best)
 
 
+_ENUM = re.compile(r"^[一二三四五六七八九十]+是")
+_SENT = re.compile(r"[^。！？]+[。！？]?")
+_CJK = re.compile(r"[\u4e00-\u9fff]+")
+
+
+def prose_sentences(text: str) -> list[str]:
+    """Sentences of a paragraph without markers, placeholders and 一是 enumerators."""
+    text = PLACEHOLDER.sub("", MARKER.sub("", text.replace(UNSUPPORTED_MARK, "")))
+    return [s for s in (_ENUM.sub("", x.strip()) for x in _SENT.findall(text)) if len(s) >= 4]
+
+
+def bigrams(text: str) -> Counter:
+    return Counter(run[i : i + 2] for run in _CJK.findall(text) for i in range(len(run) - 1))
+
+
+def cosine(a: Counter, b: Counter) -> float:
+    dot = sum(v * b[k] for k, v in a.items() if k in b)
+    norm = (sum(v * v for v in a.values()) * sum(v * v for v in b.values())) ** 0.5
+    return dot / norm if norm else 0.0
+
+
+def prose_stats(sents: Sequence[str], reports: Counter) -> dict:
+    """style: character-pair cosine with the unit's past reports; chars: mean sentence length; repeated: share of
+    sentences whose first four characters open another sentence of the same draft."""
+    openings = Counter(s[:4] for s in sents)
+    return {
+        "style": round(cosine(bigrams("".join(sents)), reports), 4) if reports else 0.0,
+        "sentence_chars": round(sum(map(len, sents)) / len(sents), 1) if sents else 0.0,
+        "repeated_openings": round(sum(1 for s in sents if openings[s[:4]] > 1) / len(sents), 4) if sents else 0.0,
+    }
+
+
 def evaluate(service, topics: Sequence[dict], chat_model: ChatModel | None = None, out_dir: Path | None = None) -> dict:
     from assistant.drafting import draft
+    from assistant.drafting.outline import report_chunks
 
+    reports = bigrams("".join(PLACEHOLDER.sub("", c.text) for c in report_chunks(service)))
     rows = []
     for n, item in enumerate(topics, 1):
         t0 = time.perf_counter()
@@ -60,6 +99,7 @@ def evaluate(service, topics: Sequence[dict], chat_model: ChatModel | None = Non
         paragraphs = d.paragraphs
         fact_sections = sum(1 for s in d.sections if any(c.chunk.kind in ("facts", "list") for p in s.paragraphs for c in p.citations))
         written = sum(1 for s in d.sections if s.paragraphs)
+        prose = prose_stats([x for p in paragraphs for x in prose_sentences(p.text)], reports)
         rows.append(
             {
                 "topic": item["topic"],
@@ -76,14 +116,16 @@ def evaluate(service, topics: Sequence[dict], chat_model: ChatModel | None = Non
                 "placeholders": d.check.placeholders,
                 "unknown_numbers": len(d.check.unknown_numbers),
                 "backend": d.backend,
+                "llm_share": round(d.llm_sentences / d.sentences, 4) if d.sentences else 0.0,
+                **prose,
                 "outline_source": d.outline.source,
                 "seconds": round(seconds, 2),
             }
         )
         if out_dir:
             stem = _UNSAFE.sub("_", item["topic"])[:40]
-            to_markdown_file(d, Path(out_dir) / f"{n:02d}-{stem}.md")
-    keys = ("coverage", "soft_coverage", "cited_share", "seconds")
+            to_markdown_file(d, Path(out_dir) / f"{n:02d}-{stem}-{d.backend}.md")
+    keys = ("coverage", "soft_coverage", "cited_share", "llm_share", "style", "sentence_chars", "repeated_openings", "seconds")
     mean = {k: round(sum(r[k] for r in rows) / len(rows), 4) if rows else 0.0 for k in keys}
     total_p = sum(r["paragraphs"] for r in rows)
     mean["paragraphs_cited_share"] = round(sum(r["paragraphs_cited"] for r in rows) / total_p, 4) if total_p else 0.0
@@ -93,18 +135,43 @@ def evaluate(service, topics: Sequence[dict], chat_model: ChatModel | None = Non
 
 
 def format_report(report: dict) -> str:
-    lines = [f"{'主题':<28} 提纲覆盖  软覆盖  引用句占比  有引用段落  含事实小节  待补充  无来源数字  秒"]
+    lines = [f"{'主题':<28} 提纲覆盖  软覆盖  引用句占比  有引用段落  含事实小节  待补充  无来源数字  改写  文风  句长  开头重复  秒"]
     for r in report["topics"]:
         topic = r["topic"] if len(r["topic"]) <= 26 else r["topic"][:25] + "…"
         lines.append(
             f"{topic:<28} {r['coverage']:>6.0%} {r['soft_coverage']:>7.2f} {r['cited_share']:>9.0%}"
             f" {r['paragraphs_cited']:>6}/{r['paragraphs']:<4} {r['sections_with_facts']:>6}/{r['sections_written']:<4}"
-            f" {r['placeholders']:>5} {r['unknown_numbers']:>8} {r['seconds']:>7.1f}"
+            f" {r['placeholders']:>5} {r['unknown_numbers']:>8} {r['llm_share']:>6.0%} {r['style']:>5.2f} {r['sentence_chars']:>5.0f}"
+            f" {r['repeated_openings']:>7.0%} {r['seconds']:>6.1f}"
         )
     m = report["mean"]
     lines.append(
         f"\n平均（{len(report['topics'])} 个主题，{report['backend']}）：提纲覆盖 {m['coverage']:.1%}（软 {m['soft_coverage']:.2f}），"
         f"引用句占比 {m['cited_share']:.1%}，有引用段落 {m['paragraphs_cited_share']:.1%}，"
-        f"无来源数字 {m['unknown_numbers']} 个，引用往年报告 {m['report_citations']} 次，每题 {m['seconds']:.1f} 秒"
+        f"无来源数字 {m['unknown_numbers']} 个，引用往年报告 {m['report_citations']} 次，大模型改写 {m['llm_share']:.0%} 的句子，"
+        f"与往年报告文风相似度 {m['style']:.3f}，平均句长 {m['sentence_chars']:.0f} 字，开头重复的句子 {m['repeated_openings']:.0%}，"
+        f"每题 {m['seconds']:.1f} 秒"
     )
+    return "\n".join(lines)
+
+
+COMPARED = (
+    ("coverage", "提纲覆盖", "{:.1%}"),
+    ("cited_share", "引用句占比", "{:.1%}"),
+    ("unknown_numbers", "无来源数字", "{}"),
+    ("llm_share", "大模型改写的句子", "{:.0%}"),
+    ("style", "与往年报告文风相似度（越高越像）", "{:.3f}"),
+    ("sentence_chars", "平均句长（字）", "{:.0f}"),
+    ("repeated_openings", "开头重复的句子（越低越好）", "{:.0%}"),
+    ("seconds", "每题秒数", "{:.1f}"),
+)
+
+
+def format_comparison(reports: Sequence[dict]) -> str:
+    """Means of several runs (template, llm) as one table."""
+    names = [r["backend"] for r in reports]
+    width = max(len(label) for _, label, _ in COMPARED) + 2
+    lines = [" " * width + "".join(f"{n:>12}" for n in names)]
+    for key, label, fmt in COMPARED:
+        lines.append(label + " " * (width - len(label)) + "".join(f"{fmt.format(r['mean'][key]):>12}" for r in reports))
     return "\n".join(lines)

@@ -93,6 +93,8 @@ class Draft:
     check: CheckResult | None = None
     warnings: tuple[str, ...] = ()
     backend: str = "template"  # template | llm
+    sentences: int = 0  # cited sentences the LLM may reword
+    llm_sentences: int = 0  # of those, reworded by the model (the rest keep the template wording)
 
     @property
     def title(self) -> str:

@@ -342,16 +342,34 @@ def llm_outline(service, topic: str, style: Style, prompts_dir: Path, chat_model
     except AssistantError:
         return dataclasses.replace(fallback, source=f"{fallback.source}（大模型提纲无法解析，已用模板）")
     headings = [h for h in parsed.headings if h.level in (1, 2)]
+    rejected = dataclasses.replace(fallback, source=f"{fallback.source}（大模型提纲未通过检查，已用模板）")
     if section:
         level, title, num = split_marker(normalize(topic))
-        kids = [h for h in headings if h.level == 2]
-        if not kids:
-            return fallback
-        headings = [Heading(1, _clean_title(title) if level == 1 else topic)] + kids
+        title = _clean_title(title) if level == 1 else topic
+        kids = sound_children(title, [h.title for h in headings if h.level == 2], style, default_outline(prompts_dir))
+        if len(kids) < 2:
+            return rejected
+        headings = [Heading(1, title)] + [Heading(2, k) for k in kids]
         return Outline("", tuple(headings), start=num if level == 1 else 1, source="大模型（参照往年报告文风）")
-    if not any(h.level == 1 for h in headings):
-        return fallback
+    l1 = [h.title for h in headings if h.level == 1]
+    if len(l1) < 3 or len(set(l1)) < len(l1):
+        return rejected
     return Outline(topic, tuple(headings), source="大模型（参照往年报告文风）")
+
+
+SAME_HEADING = 0.6  # heading_similarity at which two headings say the same thing
+
+
+def sound_children(title: str, kids: Sequence[str], style: Style, default: ReportOutline) -> list[str]:
+    """The model's 二级标题 for a section, less those that repeat the section's own title, another past 一级标题
+    (a small model copies the examples, the default skeleton among them, one level down) or an earlier child."""
+    others = [l1 for r in (*style.reports, default) for l1, _ in r.items if l1 and _similar(l1, title) < SAME_HEADING]
+    out: list[str] = []
+    for k in kids:
+        if _similar(k, title) >= SAME_HEADING or any(_similar(k, o) >= SAME_HEADING for o in [*others, *out]):
+            continue
+        out.append(k)
+    return out
 
 
 def propose_outline(service, topic: str, chat_model: ChatModel | None = None) -> Outline:

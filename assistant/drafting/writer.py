@@ -1,7 +1,8 @@
 """Write the sections of an outline. Per section: requirements are retrieved from regulations only, facts
 from the user's facts and responsibility lists only, and past reports only as style examples (never cited,
-their figures never copied). Offline the text is assembled from cited requirements and facts; with a
-ChatModel the model writes it from the same numbered sources. Every paragraph then goes through verify."""
+their figures never copied). The text is assembled from cited requirements and facts; with a ChatModel the
+model rewords each of those sentences in the style of past reports, and a rewording is used only when it keeps
+to its one source (no added figure, clause or claim). Every paragraph then goes through verify."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.answering.llm import clean_markers, sanitize
 from assistant.answering.verify import MARKER, best_quote, overlap
-from assistant.drafting.check import Numbering, allowed_figures, finish_paragraph
-from assistant.drafting.model import Outline, Paragraph, Section
+from assistant.drafting.check import PLACEHOLDER, Numbering, allowed_figures, figures, finish_paragraph
+from assistant.drafting.model import Outline, Section
 from assistant.drafting.outline import VIOLATION, bigram_share, fill, load_prompt, split_marker
 from assistant.protocols import ChatModel
 from assistant.text import query_tokens, sentences
@@ -21,8 +23,7 @@ from ingest.structure import int_to_cn
 
 Progress = Callable[[int, int, str], None]
 
-REQUIREMENTS_K = 2  # cited requirements per section in the template path
-LLM_REQUIREMENTS_K = 4
+REQUIREMENTS_K = 2  # cited requirements per section
 MIN_REQUIREMENT = 0.2  # share of the section's words (with its parent's) a regulation article must contain
 MIN_TITLE_MATCH = 0.3  # share of the 二级标题's own words
 MIN_FACT = 0.3  # section_score a user fact needs to be placed in a section (or paired with a point)
@@ -206,17 +207,26 @@ def quote_for(sec: SectionPlan, chunk: Chunk, used: set[str], w: Weights, max_le
     return best
 
 
+LIST_LEAD = "按照主体责任清单，"
+_LABEL = re.compile(r"^([^：:，。；]{1,10})[：:]")  # '纪委书记：协助党委…'
+
+
+def list_row(chunk: Chunk) -> tuple[str, str]:
+    """(责任主体, 内容) of a responsibility-list row; ('', '') for anything else."""
+    extra = dict(chunk.extra)
+    subject = next((v for h, v in extra.items() if any(s in h for s in _SUBJECTS)), "")
+    content = [v.rstrip("。；;") for h, v in extra.items() if any(s in h for s in _LIST_CONTENT)]
+    return (subject, "，".join(content[:2])) if content else ("", "")
+
+
 def fact_phrase(query: str, chunk: Chunk) -> str:
     """A fact as a clause: a list row becomes 责任主体 + 内容; a fact line is used as written."""
-    extra = dict(chunk.extra)
-    if extra:
-        subject = next((v for h, v in extra.items() if any(s in h for s in _SUBJECTS)), "")
-        content = [v.rstrip("。；;") for h, v in extra.items() if any(s in h for s in _LIST_CONTENT)]
-        if content:
-            return _trim(f"按照主体责任清单，{subject}{'，'.join(content[:2])}")
+    subject, content = list_row(chunk)
+    if content:
+        return _trim(f"{LIST_LEAD}{subject}{content}")
     text = chunk.text if len(chunk.text) <= 150 else best_quote(query, chunk, max_len=150)
-    # '纪委书记：协助党委…' reads as a sentence once the label's colon goes.
-    return _trim(re.sub(r"^([^：:，。；]{1,10})[：:]", r"\1", _trim(text)))
+    # A label's colon goes, so the fact reads as a sentence.
+    return _trim(_LABEL.sub(r"\1", _trim(text)))
 
 
 def _doc_ref(chunk: Chunk) -> tuple[str, str]:
@@ -248,7 +258,21 @@ _PLAN_LEADS = ("将认真贯彻{doc}{art}关于“{q}”的要求{m}。", "将�
 _PROBLEM_LEADS = ("对照{doc}{art}“{q}”的要求{m}，还存在一定差距。",)
 
 
-def template_text(
+@dataclass(frozen=True)
+class Item:
+    """One sentence of a section paragraph. ``lead``: a cited requirement that opens the paragraph; ``fact``: a
+    一是 item from a user fact or list row; ``gap``: a 【待补充】 placeholder. ``text`` is the template wording
+    up to the [n] marker, ``tail`` what the template says after it; the LLM may reword ``text`` (never a gap)."""
+
+    role: str
+    text: str
+    chunk: Chunk | None = None
+    tail: str = ""
+    point: str = ""  # the 一是 point of the user's outline a fact answers
+    source: str = ""  # what the model is shown: the quoted requirement sentence or the fact as written
+
+
+def template_items(
     sec: SectionPlan,
     reqs: Sequence[Chunk],
     point_facts: Sequence[tuple[str, Chunk | None]],
@@ -256,66 +280,192 @@ def template_text(
     lead: int,
     quoted: set[str],
     w: Weights,
-) -> tuple[str, list[Chunk]]:
-    """One paragraph: cited requirement sentences, then 一是…二是… from facts (or 【待补充】). Returns text with
-    [n] markers and the context list they index; ``quoted`` collects the requirement quotes used so far."""
-    context: list[Chunk] = []
+) -> list[Item]:
+    """The section's sentences in the template wording: cited requirement sentences, then 一是…二是… from
+    facts (or 【待补充】). ``quoted`` collects the requirement quotes used so far in the draft."""
     kind = section_kind(sec)
     leads = {"work": _LEADS, "plan": _PLAN_LEADS, "problem": _PROBLEM_LEADS}[kind]
-
-    def mark(c: Chunk) -> str:
-        if c not in context:
-            context.append(c)
-        return f"[{context.index(c) + 1}]"
-
-    parts = []
+    items: list[Item] = []
     for c in reqs:
         q = quote_for(sec, c, quoted, w)
         if not q:
             continue
         doc, art = _doc_ref(c)
-        parts.append(leads[(lead + len(parts)) % len(leads)].format(doc=doc, art=art, q=q, m=mark(c)))
-    items = []
+        text, _, tail = leads[(lead + len(items)) % len(leads)].format(doc=doc, art=art, q=q, m=_SLOT).partition(_SLOT)
+        full = next((s for s in sentences(c.text) if q in s), q)
+        items.append(Item("lead", text, c, tail.rstrip("。"), source=f"{doc}{art}：{_trim(full)}"))
     for point, fact in point_facts:
         point = point.rstrip("。；，")
         if fact is None:
-            items.append(f"{point}，【待补充：具体做法和成效】")
+            items.append(Item("gap", f"{point}，【待补充：具体做法和成效】"))
             continue
         phrase = fact_phrase(point, fact)
         # When the fact already says what the point says, the point would only repeat it.
-        items.append(f"{phrase}{mark(fact)}" if w.share(point, phrase) >= 0.6 else f"{point}，{phrase}{mark(fact)}")
-    items.extend(f"{fact_phrase(sec.query, c)}{mark(c)}" for c in facts)
-    if not items:
-        items = [_PLACEHOLDERS[kind].format(t=sec.title)]
-    return "".join(parts) + _enumerate(items), context
+        text = phrase if w.share(point, phrase) >= 0.6 else f"{point}，{phrase}"
+        items.append(Item("fact", text, fact, point=point, source=_fact_source(fact, phrase)))
+    for c in facts:
+        phrase = fact_phrase(sec.query, c)
+        items.append(Item("fact", phrase, c, source=_fact_source(c, phrase)))
+    if not any(i.role != "lead" for i in items):
+        items.append(Item("gap", _PLACEHOLDERS[kind].format(t=sec.title)))
+    return items
 
 
-# ---------------------------------------------------------------- LLM
+_SLOT = "\x00"  # where a lead template puts the [n] marker
 
 
-def _source_line(n: int, c: Chunk) -> str:
-    kind = {"regulation": "法规", "list": "责任清单", "facts": "事实材料"}.get(c.kind, "材料")
-    return f"[{n}]（{kind}）{c.label}：{c.text[:300]}"
+def _fact_source(chunk: Chunk, phrase: str) -> str:
+    """What the model rewords: a list row as '责任主体：内容' (the writer adds the 按照清单 framing back)."""
+    subject, content = list_row(chunk)
+    return f"{subject}：{content}" if content else phrase
 
 
-def llm_paragraphs(chat_model: ChatModel, prompts_dir: Path, topic: str, sec: SectionPlan, context: Sequence[Chunk], styles: Sequence[Chunk]) -> list[str]:
-    points = "本节要点（按“一是、二是”展开）：" + "；".join(sec.points) + "\n" if sec.points else ""
+def assemble(items: Sequence[Item], texts: dict[int, str] | None = None) -> tuple[str, list[Chunk]]:
+    """One paragraph with [n] markers and the context list they index. ``texts[i]`` replaces item i's wording
+    (the LLM's accepted rewrite, which carries no template tail)."""
+    texts = texts or {}
+    context: list[Chunk] = []
+
+    def body(i: int, item: Item) -> str:
+        mark = ""
+        if item.chunk is not None:
+            if item.chunk not in context:
+                context.append(item.chunk)
+            mark = f"[{context.index(item.chunk) + 1}]"
+        return texts[i] + mark if i in texts else item.text + mark + item.tail
+
+    leads = [body(i, it) + "。" for i, it in enumerate(items) if it.role == "lead"]
+    rest = [body(i, it) for i, it in enumerate(items) if it.role != "lead"]
+    return "".join(leads) + (_enumerate(rest) if rest else ""), context
+
+
+# ---------------------------------------------------------------- LLM: rewording, checked sentence by sentence
+
+# A requirement sentence must read as what the unit follows, not as an achievement the rule cannot support.
+_FOLLOWS = re.compile(r"落实|贯彻|按照|遵照|遵循|执行|对照|根据|依据|要求|规定|精神")
+_LINE = re.compile(r"^[\[【［(（]?\s*(\d{1,2})\s*[\]】］)）]?\s*[.、．:：]?\s*(.*)$")
+_CLAUSE = re.compile(r"(?<=[，；;,])")
+CLAUSE_SUPPORT = 0.6  # share of a clause's words its source must contain, else the clause is dropped as added
+SENTENCE_SUPPORT = 0.5  # the same for the whole rewritten sentence
+MAX_REWRITE = 160  # characters; longer rewrites are padding or a loop
+MAX_LEAD = 80  # characters a reworded requirement keeps (whole clauses)
+_ARTICLE = re.compile(r"第[0-9一二三四五六七八九十百零〇]+条")
+# Words a reworded fact may add: subjects of the unit, adverbs and connectives that change no fact.
+FRAMING = frozenset(
+    "本单位 我单位 单位 全年 年度 坚持 认真 切实 持续 深入 扎实 积极 严格 进一步 不断 及时 始终 全面 "
+    "共 累计 其中 同时 通过 结合 围绕 各项 有关 相关 本 年".split()
+)
+_BOLD = re.compile(r"\*\*([^*]+)\*\*")
+
+
+def _role_label(item: Item) -> str:
+    if item.role == "lead":
+        return "法规要求"
+    return "本单位责任清单" if item.chunk is not None and item.chunk.kind == "list" else "本单位事实"
+
+
+def rewritable(sec: SectionPlan, items: Sequence[Item]) -> list[int]:
+    """Items the model may reword: facts, and requirements in sections on work done (a problem or plan section
+    keeps the template's 对照…还存在差距 / 将…落实 framing, which a rewording in the present tense loses)."""
+    work = section_kind(sec) == "work"
+    return [i for i, it in enumerate(items) if it.role == "fact" or (it.role == "lead" and work)]
+
+
+def rewrite_prompt(
+    prompts_dir: Path, topic: str, sec: SectionPlan, items: Sequence[Item], styles: Sequence[Chunk]
+) -> tuple[list[tuple[str, str]], list[int]]:
+    """Messages asking for one reworded sentence per numbered item, and the item index behind each number."""
+    numbered = rewritable(sec, items)
+    lines = []
+    for n, i in enumerate(numbered, 1):
+        it = items[i]
+        where = f"，写在要点“{it.point}”下" if it.point and it.point not in it.source else ""
+        # A space after the label: glued to it, the first character of the text merges into one token with '）'
+        # and a small model drops it when it copies ('委书记' for '党委书记').
+        lines.append(f"[{n}]（{_role_label(it)}{where}） {sanitize(it.source)}")
     user = fill(
-        load_prompt(prompts_dir, "draft_section.txt"),
+        load_prompt(prompts_dir, "draft_rewrite.txt"),
         topic=topic,
-        heading=f"{sec.label}{sec.title}" + (f"（属于“{sec.parent}”）" if sec.parent else ""),
-        points=points,
-        sources="\n".join(_source_line(n, c) for n, c in enumerate(context, 1)) or "（无）",
-        style="\n".join(f"- {c.text[:200]}" for c in styles) or "（无）",
+        heading=f"{sec.label}{sec.title}",
+        items="\n".join(lines),
+        style="\n".join(f"- {sanitize(c.text[:160])}" for c in styles) or "（无）",
     )
-    reply = chat_model.complete([("system", load_prompt(prompts_dir, "draft_system.txt")), ("user", user)])
-    out = []
-    for line in reply.split("\n"):
-        line = line.strip().lstrip("#").strip()
-        level, body, _ = split_marker(line)
-        if not line or (level in (1, 2) and len(body) <= 30 and not re.search(r"\[\d+\]", line)):
-            continue  # the model repeated a heading
-        out.append(line)
+    return [("system", load_prompt(prompts_dir, "draft_system.txt")), ("user", user)], numbered
+
+
+def parse_rewrites(reply: str) -> dict[int, str]:
+    """'[2] 党委会专题研究…。' lines -> {2: '党委会专题研究…。'}; the first line for a number wins."""
+    out: dict[int, str] = {}
+    for line in clean_markers(reply).split("\n"):
+        m = _LINE.match(line.strip().lstrip("#*-· ").strip())
+        if m and m.group(2).strip():
+            out.setdefault(int(m.group(1)), m.group(2).strip())
+    return out
+
+
+def _looping(text: str, size: int = 8) -> bool:
+    grams = [text[i : i + size] for i in range(len(text) - size + 1)]
+    return any(grams.count(g) >= 3 for g in set(grams))
+
+
+def accept_rewrite(text: str, item: Item, allowed: set[str]) -> str:
+    """The model's sentence for ``item`` once clauses its source does not support are dropped, or '' when it must
+    not be used: a figure its source lacks, a loop, a placeholder, too little of the source, or a requirement
+    turned into an achievement. What survives still goes through the shared verifier like any sentence."""
+    assert item.chunk is not None
+    text = _BOLD.sub(r"\1", MARKER.sub("", text)).strip()
+    text = re.sub(r"^[一二三四五六七八九十]+是", "", text).strip().rstrip("。；;，,：: ")
+    text = _LABEL.sub(r"\1", text)  # '纪委：每季度…' reads as a sentence once the label's colon goes
+    if len(text) < 6 or len(text) > MAX_REWRITE or "【" in text or PLACEHOLDER.search(text) or _looping(text):
+        return ""
+    if not set(figures(text)) <= allowed_figures([item.chunk.text, item.point]) | allowed:
+        return ""
+    # Judged against the one sentence the model was given, so a clause copied from the style examples or from
+    # elsewhere in a long article does not pass as a rewording of it.
+    source = f"{item.point} {item.source}"
+    kept = [c for c in _CLAUSE.split(text) if len(query_tokens(c)) < 2 or overlap(c, source) >= CLAUSE_SUPPORT]
+    if item.role == "lead" and kept:
+        # A requirement opens the paragraph in one clause ('…关于…的要求'); the model tends to copy the whole article.
+        if kept[0].rstrip("，；;, ").endswith(("要求", "规定", "精神")) and len(kept[0]) >= 20:
+            kept = kept[:1]
+        while len("".join(kept)) > MAX_LEAD and len(kept) > 2:
+            kept.pop()
+    text = "".join(kept).strip().rstrip("，；;,：: ")
+    if len(text) < 6 or overlap(text, source) < SENTENCE_SUPPORT:
+        return ""
+    if any(a != item.chunk.article for a in _ARTICLE.findall(text)):
+        return ""  # an article number the source does not carry
+    if item.role == "lead":
+        # A requirement names its document and reads as what the unit follows ('…关于…的要求').
+        if f"《{item.chunk.title}》" not in text or not _FOLLOWS.search(text) or not text.endswith(("要求", "规定", "精神")):
+            return ""
+    else:
+        # A fact may be reordered and trimmed, but every word it adds must be framing, never a new act or object:
+        # '党委听取纪委工作汇报' must not become '召开纪委工作汇报'.
+        have = set(query_tokens(source))
+        if any(t not in have and t not in FRAMING for t in query_tokens(text)) or text.endswith(("要求", "规定")):
+            return ""
+    subject, content = list_row(item.chunk)
+    if content:
+        text = text.replace(f"{subject}：", subject, 1)
+        if "清单" not in text:
+            text = LIST_LEAD + text  # a list row says what is to be done, not that it was done
+    return text
+
+
+def llm_rewrites(
+    chat_model: ChatModel, prompts_dir: Path, topic: str, sec: SectionPlan, items: Sequence[Item], styles: Sequence[Chunk], allowed: set[str]
+) -> dict[int, str]:
+    """Accepted rewrites by item index; an item the model skipped or got wrong keeps the template wording."""
+    if not rewritable(sec, items):
+        return {}
+    messages, numbered = rewrite_prompt(prompts_dir, topic, sec, items, styles)
+    replies = parse_rewrites(chat_model.complete(messages))
+    out = {}
+    for n, i in enumerate(numbered, 1):
+        text = accept_rewrite(replies[n], items[i], allowed) if n in replies else ""
+        if text:
+            out[i] = text
     return out
 
 
@@ -327,8 +477,9 @@ class Written:
     sections: tuple[Section, ...]
     numbering: Numbering
     warnings: tuple[str, ...]
-    llm_sections: int
     allowed_texts: tuple[str, ...]
+    sentences: int = 0  # cited sentences the model may reword (facts; requirements in sections on work done)
+    llm_sentences: int = 0  # of those, the ones the model reworded and the checks accepted
 
 
 def write_sections(
@@ -339,6 +490,8 @@ def write_sections(
     chat_model: ChatModel | None = None,
     progress: Progress | None = None,
 ) -> Written:
+    """Plan every section the same way with or without a model (which requirements, which facts, in which order);
+    the model only rewords those sentences, one checked sentence at a time, in the style of past reports."""
     prompts_dir = service.settings.prompts_dir
     numbering = Numbering()
     base_allowed = [topic, outline.text(), *(c.text for c in facts)]
@@ -350,9 +503,7 @@ def write_sections(
     plans = plan(outline)
     w = Weights(service)
     assigned = assign_facts(plans, facts, w)
-    # A model can judge fit itself, so it also sees the facts that fit its section only loosely.
-    loose = assign_facts(plans, facts, w, MIN_FACT / 2) if chat_model is not None else assigned
-    llm_done = 0
+    n_sentences = n_llm = 0
     for i, sec in enumerate(plans):
         if progress:
             progress(i, len(plans), f"{sec.label}{sec.title}")
@@ -362,35 +513,32 @@ def write_sections(
         mine = assigned.get(i, []) + list_rows(service, sec, used, w)
         used.update(c.id for c in mine)
         point_facts, rest = match_points(sec.points, mine, w)
-        paragraphs: list[Paragraph] = []
+        reqs = requirements(service, sec, REQUIREMENTS_K, w, topic)
+        if not reqs:
+            warnings.append(f"{sec.label}{sec.title}：知识库中没有找到相关的法规条款")
+        items = template_items(sec, reqs, point_facts, rest, lead=i, quoted=quoted, w=w)
+        texts: dict[int, str] = {}
         if chat_model is not None:
-            reqs = requirements(service, sec, LLM_REQUIREMENTS_K, w, topic)
-            extra = [c for c in loose.get(i, []) if c not in mine]
-            context = reqs + [c for _, c in point_facts if c is not None] + rest + extra
-            ctx_allowed = allowed | allowed_figures(c.text for c in context)
             try:
-                raw = llm_paragraphs(chat_model, prompts_dir, topic, sec, context, style_examples(service, sec.query))
-                paragraphs = [finish_paragraph(r, context, ctx_allowed, numbering) for r in raw]
+                texts = llm_rewrites(chat_model, prompts_dir, topic, sec, items, style_examples(service, sec.query), allowed)
             except Exception as e:  # a model server that stops must not cost the user the whole draft
                 warnings.append(f"{sec.label}{sec.title}：大模型调用失败（{str(e)[:80] or type(e).__name__}），已改用模板")
-                paragraphs = []
-            if paragraphs and any(p.citations for p in paragraphs):
-                llm_done += 1
-            elif paragraphs:
-                warnings.append(f"{sec.label}{sec.title}：大模型的文字没有可核验的引用，已改用模板")
-                paragraphs = []
-        if not paragraphs:
-            reqs = requirements(service, sec, REQUIREMENTS_K, w, topic)
-            text, context = template_text(sec, reqs, point_facts, rest, lead=i, quoted=quoted, w=w)
-            ctx_allowed = allowed | allowed_figures(c.text for c in context)
-            paragraphs = [finish_paragraph(text, context, ctx_allowed, numbering)]
-            if not reqs:
-                warnings.append(f"{sec.label}{sec.title}：知识库中没有找到相关的法规条款")
-        sections.append(Section(sec.level, sec.label, sec.title, tuple(paragraphs)))
+        text, context = assemble(items, texts)
+        paragraph = finish_paragraph(text, context, allowed | allowed_figures(c.text for c in context), numbering)
+        if texts and (paragraph.unsupported or not paragraph.citations):
+            # The checks above are stricter than verify(); should a rewrite still fail it, the template stands.
+            texts = {}
+            text, context = assemble(items, texts)
+            paragraph = finish_paragraph(text, context, allowed | allowed_figures(c.text for c in context), numbering)
+        n_sentences += len(rewritable(sec, items))
+        n_llm += len(texts)
+        sections.append(Section(sec.level, sec.label, sec.title, (paragraph,)))
     placed = {c.id for cs in assigned.values() for c in cs}
     unused = [c for c in facts if c.id not in placed]
     if unused:
         warnings.append(f"有 {len(unused)} 条事实材料没有对应的提纲标题，未写入：" + "；".join(c.text[:30] for c in unused[:5]))
+    if chat_model is not None and n_sentences and n_llm < n_sentences:
+        warnings.append(f"大模型改写了 {n_llm}/{n_sentences} 句；其余句子未通过核验（数字、依据或句式），保留模板原文")
     if progress:
         progress(len(plans), len(plans), "完成")
-    return Written(tuple(sections), numbering, tuple(warnings), llm_done, tuple(base_allowed))
+    return Written(tuple(sections), numbering, tuple(warnings), tuple(base_allowed), n_sentences, n_llm)

@@ -76,7 +76,7 @@ def status_markdown(d: Draft) -> str:
     head = (
         f"**核查**：{c.claims} 句陈述中 {c.cited} 句有经核验的引用（{c.cited_share:.0%}），"
         f"{len(d.citations)} 条引用依据，{c.placeholders} 处待补充，{len(c.unknown_numbers)} 个无来源数字。"
-        f"撰写方式：{'大模型' if d.backend == 'llm' else '模板（离线）'}。"
+        f"撰写方式：{f'大模型改写 {d.llm_sentences}/{d.sentences} 句，其余为模板' if d.backend == 'llm' else '模板（离线）'}。"
     )
     notes = [*c.issues, *d.warnings]
     return head + ("\n\n" + "\n".join(f"- {html.escape(n)}" for n in notes) if notes else "")
