@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     llm_local_model: Literal["qwen", "smollm2"] = "qwen"
     llm_server_bin: str = ""
     llm_ctx_size: int = 4096
+    # Drafting with the LLM: the model rewords the sentences; the outline stays the one learned from past reports
+    # unless this is on. On evals/draft_topics.jsonl, Qwen2.5-Coder-1.5B's outlines covered 54.5% of the reference
+    # headings against 64.0% for the learned outline.
+    draft_llm_outline: bool = False
 
     host: str = "127.0.0.1"
     port: int = 7860

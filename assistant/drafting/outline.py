@@ -373,13 +373,14 @@ def sound_children(title: str, kids: Sequence[str], style: Style, default: Repor
 
 
 def propose_outline(service, topic: str, chat_model: ChatModel | None = None) -> Outline:
-    """Outline for a topic in the style of the unit's past reports (kind == report in the index)."""
+    """Outline for a topic in the style of the unit's past reports (kind == report in the index); the model
+    proposes one only when settings.draft_llm_outline is on (it measured worse than the learned outline)."""
     topic = normalize(topic or "").strip()
     if not topic:
         raise AssistantError("the topic is empty", "type a topic, e.g. 二、强化责任落实，扛牢全面从严治党主体责任")
     prompts_dir = service.settings.prompts_dir
     style = learn_style(report_chunks(service))
     outline = template_outline(service, topic, style, prompts_dir)
-    if chat_model is None:
+    if chat_model is None or not service.settings.draft_llm_outline:
         return outline
     return llm_outline(service, topic, style, prompts_dir, chat_model, outline)

@@ -349,6 +349,7 @@ CLAUSE_SUPPORT = 0.6  # share of a clause's words its source must contain, else 
 SENTENCE_SUPPORT = 0.5  # the same for the whole rewritten sentence
 MAX_REWRITE = 160  # characters; longer rewrites are padding or a loop
 MAX_LEAD = 80  # characters a reworded requirement keeps (whole clauses)
+_LEAD_VERB = re.compile(r"^(?:严格|深入|认真|坚持|切实)(?:落实|贯彻|执行|遵守)")
 _ARTICLE = re.compile(r"第[0-9一二三四五六七八九十百零〇]+条")
 # Words a reworded fact may add: subjects of the unit, adverbs and connectives that change no fact.
 FRAMING = frozenset(
@@ -439,6 +440,9 @@ def accept_rewrite(text: str, item: Item, allowed: set[str]) -> str:
         # A requirement names its document and reads as what the unit follows ('…关于…的要求').
         if f"《{item.chunk.title}》" not in text or not _FOLLOWS.search(text) or not text.endswith(("要求", "规定", "精神")):
             return ""
+        # The model opens every requirement with 严格落实; the template's verb for this place varies the paragraph.
+        verb = item.text[:4] if item.text.startswith(("深入贯彻", "严格落实")) else "认真落实"
+        text = _LEAD_VERB.sub(verb, text, count=1)
     else:
         # A fact may be reordered and trimmed, but every word it adds must be framing, never a new act or object:
         # '党委听取纪委工作汇报' must not become '召开纪委工作汇报'.
@@ -464,7 +468,7 @@ def llm_rewrites(
     out = {}
     for n, i in enumerate(numbered, 1):
         text = accept_rewrite(replies[n], items[i], allowed) if n in replies else ""
-        if text:
+        if text and text != items[i].text:  # a copy of the template wording is no rewording
             out[i] = text
     return out
 
