@@ -108,6 +108,7 @@ def evaluate(service, topics: Sequence[dict], chat_model: ChatModel | None = Non
     from assistant.drafting import draft
     from assistant.drafting.outline import report_chunks
 
+    run = "llm" if chat_model else "template"
     reports = bigrams("".join(PLACEHOLDER.sub("", c.text) for c in report_chunks(service)))
     rows = []
     for n, item in enumerate(topics, 1):
@@ -147,7 +148,7 @@ def evaluate(service, topics: Sequence[dict], chat_model: ChatModel | None = Non
         )
         if out_dir:
             stem = _UNSAFE.sub("_", item["topic"])[:40]
-            to_markdown_file(d, Path(out_dir) / f"{n:02d}-{stem}-{d.backend}.md")
+            to_markdown_file(d, Path(out_dir) / f"{n:02d}-{stem}-{run}.md")
     keys = ("coverage", "soft_coverage", "cited_share", "llm_share", "style", "sentence_chars", "repeated_openings", "seconds")
     mean = {k: round(sum(r[k] for r in rows) / len(rows), 4) if rows else 0.0 for k in keys}
     total_p = sum(r["paragraphs"] for r in rows)
@@ -156,7 +157,7 @@ def evaluate(service, topics: Sequence[dict], chat_model: ChatModel | None = Non
     mean["report_citations"] = sum(r["report_citations"] for r in rows)
     quotes = sum(r["quotes"] for r in rows)
     mean["quote_fragments"] = round(sum(r["quote_fragments"] for r in rows) / quotes, 4) if quotes else 0.0
-    return {"topics": rows, "mean": mean, "backend": "llm" if chat_model else "template", "match_threshold": MATCH}
+    return {"topics": rows, "mean": mean, "backend": run, "match_threshold": MATCH}
 
 
 def format_report(report: dict) -> str:

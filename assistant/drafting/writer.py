@@ -270,6 +270,7 @@ class Item:
     tail: str = ""
     point: str = ""  # the 一是 point of the user's outline a fact answers
     source: str = ""  # what the model is shown: the quoted requirement sentence or the fact as written
+    quote: str = ""  # a requirement's quote in ``text``, which the model's name for the requirement may replace
 
 
 def template_items(
@@ -293,7 +294,7 @@ def template_items(
         doc, art = _doc_ref(c)
         text, _, tail = leads[(lead + len(items)) % len(leads)].format(doc=doc, art=art, q=q, m=_SLOT).partition(_SLOT)
         full = next((s for s in sentences(c.text) if q in s), q)
-        items.append(Item("lead", text, c, tail.rstrip("。"), source=f"{doc}{art}：{_trim(full)}"))
+        items.append(Item("lead", text, c, tail.rstrip("。"), source=f"{doc}{art}：{_trim(full)}", quote=q))
     for point, fact in point_facts:
         point = point.rstrip("。；，")
         if fact is None:
@@ -322,7 +323,7 @@ def _fact_source(chunk: Chunk, phrase: str) -> str:
 
 def assemble(items: Sequence[Item], texts: dict[int, str] | None = None) -> tuple[str, list[Chunk]]:
     """One paragraph with [n] markers and the context list they index. ``texts[i]`` replaces item i's wording
-    (the LLM's accepted rewrite, which carries no template tail)."""
+    (the LLM's accepted rewording)."""
     texts = texts or {}
     context: list[Chunk] = []
 
@@ -332,7 +333,9 @@ def assemble(items: Sequence[Item], texts: dict[int, str] | None = None) -> tupl
             if item.chunk not in context:
                 context.append(item.chunk)
             mark = f"[{context.index(item.chunk) + 1}]"
-        return texts[i] + mark if i in texts else item.text + mark + item.tail
+        if i in texts:  # a reworded requirement keeps the template's frame; a reworded fact is a whole sentence
+            return texts[i] + mark + (item.tail if item.role == "lead" else "")
+        return item.text + mark + item.tail
 
     leads = [body(i, it) + "。" for i, it in enumerate(items) if it.role == "lead"]
     rest = [body(i, it) for i, it in enumerate(items) if it.role != "lead"]
@@ -341,15 +344,13 @@ def assemble(items: Sequence[Item], texts: dict[int, str] | None = None) -> tupl
 
 # ---------------------------------------------------------------- LLM: rewording, checked sentence by sentence
 
-# A requirement sentence must read as what the unit follows, not as an achievement the rule cannot support.
-_FOLLOWS = re.compile(r"落实|贯彻|按照|遵照|遵循|执行|对照|根据|依据|要求|规定|精神")
 _LINE = re.compile(r"^[\[【［(（]?\s*(\d{1,2})\s*[\]】］)）]?\s*[.、．:：]?\s*(.*)$")
 _CLAUSE = re.compile(r"(?<=[，；;,])")
 CLAUSE_SUPPORT = 0.6  # share of a clause's words its source must contain, else the clause is dropped as added
 SENTENCE_SUPPORT = 0.5  # the same for the whole rewritten sentence
 MAX_REWRITE = 160  # characters; longer rewrites are padding or a loop
-MAX_LEAD = 80  # characters a reworded requirement keeps (whole clauses)
-_LEAD_VERB = re.compile(r"^(?:严格|深入|认真|坚持|切实)(?:落实|贯彻|执行|遵守)")
+MAX_GIST = 40  # characters of a requirement's name (关于…的要求)
+_GIST = re.compile(r"《[^》]+》[^关，。]{0,8}关于(.+?)的(?:要求|规定|精神)")
 _ARTICLE = re.compile(r"第[0-9一二三四五六七八九十百零〇]+条")
 # Words a reworded fact may add: subjects of the unit, adverbs and connectives that change no fact.
 FRAMING = frozenset(
@@ -365,18 +366,16 @@ def _role_label(item: Item) -> str:
     return "本单位责任清单" if item.chunk is not None and item.chunk.kind == "list" else "本单位事实"
 
 
-def rewritable(sec: SectionPlan, items: Sequence[Item]) -> list[int]:
-    """Items the model may reword: facts, and requirements in sections on work done (a problem or plan section
-    keeps the template's 对照…还存在差距 / 将…落实 framing, which a rewording in the present tense loses)."""
-    work = section_kind(sec) == "work"
-    return [i for i, it in enumerate(items) if it.role == "fact" or (it.role == "lead" and work)]
+def rewritable(items: Sequence[Item]) -> list[int]:
+    """Items the model may reword: every requirement and fact (a 【待补充】 gap stays as it is)."""
+    return [i for i, it in enumerate(items) if it.role != "gap"]
 
 
 def rewrite_prompt(
     prompts_dir: Path, topic: str, sec: SectionPlan, items: Sequence[Item], styles: Sequence[Chunk]
 ) -> tuple[list[tuple[str, str]], list[int]]:
     """Messages asking for one reworded sentence per numbered item, and the item index behind each number."""
-    numbered = rewritable(sec, items)
+    numbered = rewritable(items)
     lines = []
     for n, i in enumerate(numbered, 1):
         it = items[i]
@@ -409,46 +408,60 @@ def _looping(text: str, size: int = 8) -> bool:
     return any(grams.count(g) >= 3 for g in set(grams))
 
 
-def accept_rewrite(text: str, item: Item, allowed: set[str]) -> str:
-    """The model's sentence for ``item`` once clauses its source does not support are dropped, or '' when it must
-    not be used: a figure its source lacks, a loop, a placeholder, too little of the source, or a requirement
-    turned into an achievement. What survives still goes through the shared verifier like any sentence."""
-    assert item.chunk is not None
+def _clean(text: str) -> str:
     text = _BOLD.sub(r"\1", MARKER.sub("", text)).strip()
     text = re.sub(r"^[一二三四五六七八九十]+是", "", text).strip().rstrip("。；;，,：: ")
-    text = _LABEL.sub(r"\1", text)  # '纪委：每季度…' reads as a sentence once the label's colon goes
-    if len(text) < 6 or len(text) > MAX_REWRITE or "【" in text or PLACEHOLDER.search(text) or _looping(text):
+    return _LABEL.sub(r"\1", text)  # '纪委：每季度…' reads as a sentence once the label's colon goes
+
+
+def _unsourced(text: str, item: Item, allowed: set[str]) -> bool:
+    """A figure or an article number the item's source does not carry, a placeholder, or a loop."""
+    assert item.chunk is not None
+    return (
+        "【" in text
+        or bool(PLACEHOLDER.search(text))
+        or _looping(text)
+        or not set(figures(text)) <= allowed_figures([item.chunk.text, item.point]) | allowed
+        or any(a != item.chunk.article for a in _ARTICLE.findall(text))
+    )
+
+
+def accept_gist(text: str, item: Item, allowed: set[str]) -> str:
+    """A requirement the model named ('…《规定》第十二条关于制定年度任务安排的要求'): its 关于… part replaces the
+    quote in the template's own sentence, so the frame (深入贯彻 / 对照…还存在差距 / 将…落实) stays and a quote
+    cut off mid-sentence becomes a whole phrase. '' when there is no such part, or its source does not say it."""
+    m = _GIST.search(_clean(text))
+    if not m:
         return ""
-    if not set(figures(text)) <= allowed_figures([item.chunk.text, item.point]) | allowed:
+    gist = re.split(r"[，；;,]", m.group(1))[0].strip()  # a whole article listed: the first clause names it
+    if not 4 <= len(gist) <= MAX_GIST or _unsourced(gist, item, allowed) or overlap(gist, item.source) < CLAUSE_SUPPORT:
         return ""
-    # Judged against the one sentence the model was given, so a clause copied from the style examples or from
-    # elsewhere in a long article does not pass as a rewording of it.
+    quoted = f"“{item.quote}”"
+    frame = item.text.replace(f"关于{quoted}", quoted)
+    return frame.replace(quoted, f"关于{gist}") if item.quote and gist != item.quote else ""
+
+
+def accept_rewrite(text: str, item: Item, allowed: set[str]) -> str:
+    """The model's sentence for a fact once clauses its source does not support are dropped, or '' when it must
+    not be used: a figure or article its source lacks, a loop, a placeholder, too little of the source, or a word
+    that adds an act or object. What survives still goes through the shared verifier like any sentence."""
+    assert item.chunk is not None
+    if item.role == "lead":
+        return accept_gist(text, item, allowed)
+    text = _clean(text)
+    if len(text) < 6 or len(text) > MAX_REWRITE or _unsourced(text, item, allowed):
+        return ""
+    # Judged against the one fact the model was given, so a clause copied from the style examples does not pass.
     source = f"{item.point} {item.source}"
-    kept = [c for c in _CLAUSE.split(text) if len(query_tokens(c)) < 2 or overlap(c, source) >= CLAUSE_SUPPORT]
-    if item.role == "lead" and kept:
-        # A requirement opens the paragraph in one clause ('…关于…的要求'); the model tends to copy the whole article.
-        if kept[0].rstrip("，；;, ").endswith(("要求", "规定", "精神")) and len(kept[0]) >= 20:
-            kept = kept[:1]
-        while len("".join(kept)) > MAX_LEAD and len(kept) > 2:
-            kept.pop()
-    text = "".join(kept).strip().rstrip("，；;,：: ")
+    text = "".join(c for c in _CLAUSE.split(text) if len(query_tokens(c)) < 2 or overlap(c, source) >= CLAUSE_SUPPORT)
+    text = text.strip().rstrip("，；;,：: ")
     if len(text) < 6 or overlap(text, source) < SENTENCE_SUPPORT:
         return ""
-    if any(a != item.chunk.article for a in _ARTICLE.findall(text)):
-        return ""  # an article number the source does not carry
-    if item.role == "lead":
-        # A requirement names its document and reads as what the unit follows ('…关于…的要求').
-        if f"《{item.chunk.title}》" not in text or not _FOLLOWS.search(text) or not text.endswith(("要求", "规定", "精神")):
-            return ""
-        # The model opens every requirement with 严格落实; the template's verb for this place varies the paragraph.
-        verb = item.text[:4] if item.text.startswith(("深入贯彻", "严格落实")) else "认真落实"
-        text = _LEAD_VERB.sub(verb, text, count=1)
-    else:
-        # A fact may be reordered and trimmed, but every word it adds must be framing, never a new act or object:
-        # '党委听取纪委工作汇报' must not become '召开纪委工作汇报'.
-        have = set(query_tokens(source))
-        if any(t not in have and t not in FRAMING for t in query_tokens(text)) or text.endswith(("要求", "规定")):
-            return ""
+    # A fact may be reordered and trimmed, but every word it adds must be framing, never a new act or object:
+    # '党委听取纪委工作汇报' must not become '召开纪委工作汇报'.
+    have = set(query_tokens(source))
+    if any(t not in have and t not in FRAMING for t in query_tokens(text)) or text.endswith(("要求", "规定")):
+        return ""
     subject, content = list_row(item.chunk)
     if content:
         text = text.replace(f"{subject}：", subject, 1)
@@ -461,7 +474,7 @@ def llm_rewrites(
     chat_model: ChatModel, prompts_dir: Path, topic: str, sec: SectionPlan, items: Sequence[Item], styles: Sequence[Chunk], allowed: set[str]
 ) -> dict[int, str]:
     """Accepted rewrites by item index; an item the model skipped or got wrong keeps the template wording."""
-    if not rewritable(sec, items):
+    if not rewritable(items):
         return {}
     messages, numbered = rewrite_prompt(prompts_dir, topic, sec, items, styles)
     replies = parse_rewrites(chat_model.complete(messages))
@@ -534,7 +547,7 @@ def write_sections(
             texts = {}
             text, context = assemble(items, texts)
             paragraph = finish_paragraph(text, context, allowed | allowed_figures(c.text for c in context), numbering)
-        n_sentences += len(rewritable(sec, items))
+        n_sentences += len(rewritable(items))
         n_llm += len(texts)
         sections.append(Section(sec.level, sec.label, sec.title, (paragraph,)))
     placed = {c.id for cs in assigned.values() for c in cs}
