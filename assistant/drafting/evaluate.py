@@ -88,20 +88,26 @@ _QUOTE = re.compile(r"“((?:[^“”]|“[^“”]*”)+)”")
 
 
 def quoted_fragments(paragraphs: Sequence) -> tuple[int, int]:
-    """(quotes of a cited source, those cut off mid-sentence): a quote that stops where its sentence goes on
-    ('“…以及上级党组织决定”的要求') reads as a broken sentence."""
-    quotes = cut = 0
+    """(sentences citing a regulation, those quoting it cut off mid-sentence): '对照《规定》第十二条“…以及上级党组织
+    决定”的要求' reads as a broken sentence."""
+    sents = cut = 0
     for p in paragraphs:
-        texts = [c.chunk.text for c in p.citations]
-        for m in _QUOTE.finditer(p.text):
-            q = m.group(1)
-            src = next((t for t in texts if q in t), None)
-            if src is None or len(q) < 8:
-                continue  # a quoted term (“四风”), not a quoted rule
-            quotes += 1
-            end = src.find(q) + len(q)
-            cut += end < len(src) and src[end] not in "。；;！？\n" and not q.endswith(("。", "；"))
-    return quotes, cut
+        rules = {c.n: c.chunk.text for c in p.citations if c.chunk.kind == "regulation"}
+        for sent in _SENT.findall(p.text):
+            texts = [rules[int(n)] for n in MARKER.findall(sent) if int(n) in rules]
+            if not texts:
+                continue
+            sents += 1
+            for m in _QUOTE.finditer(sent):
+                q = m.group(1)
+                src = next((t for t in texts if q in t), None)
+                if src is None or len(q) < 8:
+                    continue  # a quoted term (“四风”), not a quoted rule
+                end = src.find(q) + len(q)
+                if end < len(src) and src[end] not in "。；;！？\n" and not q.endswith(("。", "；")):
+                    cut += 1
+                    break
+    return sents, cut
 
 
 def evaluate(service, topics: Sequence[dict], chat_model: ChatModel | None = None, out_dir: Path | None = None) -> dict:
@@ -121,7 +127,7 @@ def evaluate(service, topics: Sequence[dict], chat_model: ChatModel | None = Non
         fact_sections = sum(1 for s in d.sections if any(c.chunk.kind in ("facts", "list") for p in s.paragraphs for c in p.citations))
         written = sum(1 for s in d.sections if s.paragraphs)
         prose = prose_stats([x for p in paragraphs for x in prose_sentences(p.text)], reports)
-        quotes, cut = quoted_fragments(paragraphs)
+        rule_sentences, cut = quoted_fragments(paragraphs)
         rows.append(
             {
                 "topic": item["topic"],
@@ -140,7 +146,7 @@ def evaluate(service, topics: Sequence[dict], chat_model: ChatModel | None = Non
                 "backend": d.backend,
                 "llm_share": round(d.llm_sentences / d.sentences, 4) if d.sentences else 0.0,
                 **prose,
-                "quotes": quotes,
+                "rule_sentences": rule_sentences,
                 "quote_fragments": cut,
                 "outline_source": d.outline.source,
                 "seconds": round(seconds, 2),
@@ -155,8 +161,8 @@ def evaluate(service, topics: Sequence[dict], chat_model: ChatModel | None = Non
     mean["paragraphs_cited_share"] = round(sum(r["paragraphs_cited"] for r in rows) / total_p, 4) if total_p else 0.0
     mean["unknown_numbers"] = sum(r["unknown_numbers"] for r in rows)
     mean["report_citations"] = sum(r["report_citations"] for r in rows)
-    quotes = sum(r["quotes"] for r in rows)
-    mean["quote_fragments"] = round(sum(r["quote_fragments"] for r in rows) / quotes, 4) if quotes else 0.0
+    rule_sentences = sum(r["rule_sentences"] for r in rows)
+    mean["quote_fragments"] = round(sum(r["quote_fragments"] for r in rows) / rule_sentences, 4) if rule_sentences else 0.0
     return {"topics": rows, "mean": mean, "backend": run, "match_threshold": MATCH}
 
 
@@ -176,7 +182,7 @@ def format_report(report: dict) -> str:
         f"引用句占比 {m['cited_share']:.1%}，有引用段落 {m['paragraphs_cited_share']:.1%}，"
         f"无来源数字 {m['unknown_numbers']} 个，引用往年报告 {m['report_citations']} 次，大模型改写 {m['llm_share']:.0%} 的句子，"
         f"与往年报告文风相似度 {m['style']:.3f}，平均句长 {m['sentence_chars']:.0f} 字，开头重复的句子 {m['repeated_openings']:.0%}，"
-        f"引文截断 {m['quote_fragments']:.0%}，"
+        f"引用法规的句子中引文截断的 {m['quote_fragments']:.0%}，"
         f"每题 {m['seconds']:.1f} 秒"
     )
     return "\n".join(lines)
@@ -190,7 +196,7 @@ COMPARED = (
     ("style", "与往年报告文风相似度（越高越像）", "{:.3f}"),
     ("sentence_chars", "平均句长（字）", "{:.0f}"),
     ("repeated_openings", "开头重复的句子（越低越好）", "{:.0%}"),
-    ("quote_fragments", "引文在句中截断（越低越好）", "{:.0%}"),
+    ("quote_fragments", "引用法规的句子中引文截断（越低越好）", "{:.0%}"),
     ("seconds", "每题秒数", "{:.1f}"),
 )
 

@@ -433,7 +433,8 @@ def accept_gist(text: str, item: Item, allowed: set[str]) -> str:
     m = _GIST.search(_clean(text))
     if not m:
         return ""
-    gist = re.split(r"[，；;,]", m.group(1))[0].strip()  # a whole article listed: the first clause names it
+    # A whole article listed: the first clause names it ('…失职失责的，…' loses its 的 before 的要求).
+    gist = re.split(r"[，；;,]", m.group(1))[0].strip().removesuffix("的")
     if not 4 <= len(gist) <= MAX_GIST or _unsourced(gist, item, allowed) or overlap(gist, item.source) < CLAUSE_SUPPORT:
         return ""
     quoted = f"“{item.quote}”"
