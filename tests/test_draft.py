@@ -266,7 +266,8 @@ def test_accept_rewrite_rules():
     assert accept_rewrite("严格落实《某某工作规定》第1条关于定期开展警示教育的要求", lead, set()) == ok
     assert accept_rewrite("严格落实《某某工作规定》关于第3条定期开展警示教育的要求", lead, set()) == ""
     assert accept_rewrite("严格落实《某某工作规定》第九条关于加强党员干部日常管理的要求", lead, set()) == ""  # not this rule
-    assert accept_rewrite("严格落实《某某工作规定》第九条关于定期开展警示教育", lead, set()) == ""  # not a whole requirement
+    assert accept_rewrite("严格落实《某某工作规定》第九条关于定期开展警示教育，运用典型案例", lead, set()) == ok  # left open
+    assert accept_rewrite("严格落实《某某工作规定》第九条定期开展警示教育的要求", lead, set()) == ""  # no 关于: nothing named
     assert accept_rewrite("举办警示教育大会2次，组织观看警示教育片", item, set()) == ""  # 举办 is not what the fact says
     assert accept_rewrite("召开警示教育大会2次，组织观看警示教育片的要求", item, set()) == ""
     assert accept_rewrite("全年召开警示教育大会2次，组织观看警示教育片", item, set()) == "全年召开警示教育大会2次，组织观看警示教育片"

@@ -350,7 +350,8 @@ CLAUSE_SUPPORT = 0.6  # share of a clause's words its source must contain, else 
 SENTENCE_SUPPORT = 0.5  # the same for the whole rewritten sentence
 MAX_REWRITE = 160  # characters; longer rewrites are padding or a loop
 MAX_GIST = 40  # characters of a requirement's name (关于…的要求)
-_GIST = re.compile(r"《[^》]+》[^关，。]{0,8}关于(.+?)的(?:要求|规定|精神)")
+_GIST = re.compile(r"《[^》]+》[^关，。]{0,8}关于(.+)")
+_GIST_END = re.compile(r"的(?:要求|规定|精神)|[，；;,。]")
 _ARTICLE = re.compile(r"第[0-9一二三四五六七八九十百零〇]+条")
 # Words a reworded fact may add: subjects of the unit, adverbs and connectives that change no fact.
 FRAMING = frozenset(
@@ -433,8 +434,8 @@ def accept_gist(text: str, item: Item, allowed: set[str]) -> str:
     m = _GIST.search(_clean(text))
     if not m:
         return ""
-    # A whole article listed: the first clause names it ('…失职失责的，…' loses its 的 before 的要求).
-    gist = re.split(r"[，；;,]", m.group(1))[0].strip().removesuffix("的")
+    # A whole article listed (closed by 的要求 or not): the first clause names it; '…失职失责的，…' loses its 的.
+    gist = _GIST_END.split(m.group(1))[0].strip().removesuffix("的")
     if not 4 <= len(gist) <= MAX_GIST or _unsourced(gist, item, allowed) or overlap(gist, item.source) < CLAUSE_SUPPORT:
         return ""
     quoted = f"“{item.quote}”"
