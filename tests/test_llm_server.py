@@ -118,9 +118,14 @@ def test_second_server_on_a_busy_port_is_refused(smollm2_server, tmp_path):
     assert "already in use" in e.value.message
 
 
-def _get(url, key=None):
-    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"} if key else {})
-    with urllib.request.urlopen(req, timeout=10) as r:
+def _get(url, key=None, body: dict | None = None):
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    data = None
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+        data = json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, headers=headers)
+    with urllib.request.urlopen(req, timeout=60) as r:
         return json.loads(r.read())
 
 
@@ -130,9 +135,13 @@ def test_server_is_healthy_and_needs_the_key(smollm2_server):
     assert llm_server.health(s.state.host, s.state.port) == "ok"
     models = _get(f"{s.base_url}/models", s.cfg.api_key)
     assert any(m["id"] == "smollm2-135m-instruct" for m in models["data"])
-    with pytest.raises(urllib.error.HTTPError) as e:
-        _get(f"{s.base_url}/models", "wrong-key")
-    assert e.value.code == 401
+    # Newer llama-server builds list /models without a key; completions are what the key must guard.
+    chat = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+    assert _get(f"{s.base_url}/chat/completions", s.cfg.api_key, chat)["choices"]
+    for key in ("wrong-key", None):
+        with pytest.raises(urllib.error.HTTPError) as e:
+            _get(f"{s.base_url}/chat/completions", key, chat)
+        assert e.value.code == 401
     info = llm_server.status(s.cfg)
     assert info["running"] and info["pid"] == s.proc.pid and info["health"] == "ok"
 
