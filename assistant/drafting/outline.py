@@ -317,6 +317,7 @@ def _examples_text(style: Style, default: ReportOutline, limit: int = 2) -> str:
 def llm_outline(service, topic: str, style: Style, prompts_dir: Path, chat_model: ChatModel, fallback: Outline) -> Outline:
     """Ask the model for an outline in the learned style; anything unparseable falls back to the template."""
     section = is_section_topic(topic)
+    default = default_outline(prompts_dir)
     reqs = []
     for hit in service.search(topic, k=6, kinds=("regulation",)):
         reqs.append(f"- {hit.chunk.label}：{hit.chunk.text[:120]}")
@@ -329,7 +330,7 @@ def llm_outline(service, topic: str, style: Style, prompts_dir: Path, chat_model
         load_prompt(prompts_dir, "draft_outline.txt"),
         topic=topic,
         scope=hint,
-        examples=_examples_text(style, default_outline(prompts_dir)),
+        examples=_examples_text(style, default),
         requirements="\n".join(reqs) or "（无）",
     )
     messages = [("system", load_prompt(prompts_dir, "draft_system.txt")), ("user", user)]
@@ -346,7 +347,7 @@ def llm_outline(service, topic: str, style: Style, prompts_dir: Path, chat_model
     if section:
         level, title, num = split_marker(normalize(topic))
         title = _clean_title(title) if level == 1 else topic
-        kids = sound_children(title, [h.title for h in headings if h.level == 2], style, default_outline(prompts_dir))
+        kids = sound_children(title, [h.title for h in headings if h.level == 2], style, default)
         if len(kids) < 2:
             return rejected
         headings = [Heading(1, title)] + [Heading(2, k) for k in kids]

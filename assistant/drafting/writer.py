@@ -1,8 +1,9 @@
 """Write the sections of an outline. Per section: requirements are retrieved from regulations only, facts
 from the user's facts and responsibility lists only, and past reports only as style examples (never cited,
 their figures never copied). The text is assembled from cited requirements and facts; with a ChatModel the
-model rewords each of those sentences in the style of past reports, and a rewording is used only when it keeps
-to its one source (no added figure, clause or claim). Every paragraph then goes through verify."""
+model names each requirement (关于…的要求, in place of a quote) and may reword each fact, and what it writes is
+used only when it keeps to its one source (no added figure, article, act or clause). Every paragraph then goes
+through verify."""
 
 from __future__ import annotations
 
@@ -262,7 +263,8 @@ _PROBLEM_LEADS = ("对照{doc}{art}“{q}”的要求{m}，还存在一定差距
 class Item:
     """One sentence of a section paragraph. ``lead``: a cited requirement that opens the paragraph; ``fact``: a
     一是 item from a user fact or list row; ``gap``: a 【待补充】 placeholder. ``text`` is the template wording
-    up to the [n] marker, ``tail`` what the template says after it; the LLM may reword ``text`` (never a gap)."""
+    up to the [n] marker, ``tail`` what the template says after it. The LLM may rename a lead's ``quote`` and
+    reword a fact's ``text``; a gap stays."""
 
     role: str
     text: str
@@ -497,7 +499,7 @@ class Written:
     numbering: Numbering
     warnings: tuple[str, ...]
     allowed_texts: tuple[str, ...]
-    sentences: int = 0  # cited sentences the model may reword (facts; requirements in sections on work done)
+    sentences: int = 0  # cited sentences the model may reword (requirements and facts)
     llm_sentences: int = 0  # of those, the ones the model reworded and the checks accepted
 
 
