@@ -62,6 +62,12 @@ class Numbering:
         self.by_id: dict[str, int] = {}
         self.citations: list[Citation] = []
 
+    def fork(self) -> Numbering:
+        """A copy to number a trial paragraph with; the original is untouched if the trial is discarded."""
+        other = Numbering()
+        other.by_id, other.citations = dict(self.by_id), list(self.citations)
+        return other
+
     def number(self, c: Citation) -> int:
         if c.chunk.id not in self.by_id:
             self.by_id[c.chunk.id] = len(self.citations) + 1

@@ -15,7 +15,7 @@ from pathlib import Path
 from assistant.answering.llm import clean_markers, sanitize
 from assistant.answering.verify import MARKER, best_quote, overlap
 from assistant.drafting.check import PLACEHOLDER, Numbering, allowed_figures, figures, finish_paragraph
-from assistant.drafting.model import Outline, Section
+from assistant.drafting.model import Outline, Paragraph, Section
 from assistant.drafting.outline import VIOLATION, bigram_share, fill, load_prompt, split_marker
 from assistant.protocols import ChatModel
 from assistant.text import query_tokens, sentences
@@ -188,9 +188,9 @@ def _trim(text: str) -> str:
     return text.strip().rstrip("。；;，,：:")
 
 
-def quote_for(sec: SectionPlan, chunk: Chunk, used: set[str], w: Weights, max_len: int = 50) -> str:
-    """The requirement to quote: the article sentence closest to the heading and not quoted before in this
-    draft (``used`` gets it), verbatim, cut at a clause end when long. Empty when none is left."""
+def quote_for(sec: SectionPlan, chunk: Chunk, used: set[str], w: Weights, max_len: int = 50) -> tuple[str, str]:
+    """(quote, its whole sentence): the article sentence closest to the heading and not quoted before in this
+    draft (``used`` gets it), verbatim, the quote cut at a clause end when long. Empty when none is left."""
     best, best_score = "", 0.0
     for sent in sentences(chunk.text):
         q = _trim(sent)
@@ -200,12 +200,13 @@ def quote_for(sec: SectionPlan, chunk: Chunk, used: set[str], w: Weights, max_le
         if score > best_score:
             best, best_score = q, score
     if not best:
-        return ""
+        return "", ""
     used.add(best)
+    whole = best
     if len(best) > max_len:
         cut = max(best.rfind("，", 0, max_len), best.rfind("；", 0, max_len))
         best = best[:cut] if cut > 10 else best[:max_len]
-    return best
+    return best, whole
 
 
 LIST_LEAD = "按照主体责任清单，"
@@ -290,13 +291,12 @@ def template_items(
     leads = {"work": _LEADS, "plan": _PLAN_LEADS, "problem": _PROBLEM_LEADS}[kind]
     items: list[Item] = []
     for c in reqs:
-        q = quote_for(sec, c, quoted, w)
+        q, whole = quote_for(sec, c, quoted, w)
         if not q:
             continue
         doc, art = _doc_ref(c)
         text, _, tail = leads[(lead + len(items)) % len(leads)].format(doc=doc, art=art, q=q, m=_SLOT).partition(_SLOT)
-        full = next((s for s in sentences(c.text) if q in s), q)
-        items.append(Item("lead", text, c, tail.rstrip("。"), source=f"{doc}{art}：{_trim(full)}", quote=q))
+        items.append(Item("lead", text, c, tail.rstrip("。"), source=f"{doc}{art}：{whole}", quote=q))
     for point, fact in point_facts:
         point = point.rstrip("。；，")
         if fact is None:
@@ -503,6 +503,12 @@ class Written:
     llm_sentences: int = 0  # of those, the ones the model reworded and the checks accepted
 
 
+def write(items: Sequence[Item], texts: dict[int, str], allowed: set[str], numbering: Numbering) -> tuple[Paragraph, Numbering]:
+    """Assemble and check one paragraph, numbering its citations in ``numbering``."""
+    text, context = assemble(items, texts)
+    return finish_paragraph(text, context, allowed | allowed_figures(c.text for c in context), numbering), numbering
+
+
 def write_sections(
     service,
     outline: Outline,
@@ -544,13 +550,13 @@ def write_sections(
                 texts = llm_rewrites(chat_model, prompts_dir, topic, sec, items, style_examples(service, sec.query), allowed)
             except Exception as e:  # a model server that stops must not cost the user the whole draft
                 warnings.append(f"{sec.label}{sec.title}：大模型调用失败（{str(e)[:80] or type(e).__name__}），已改用模板")
-        text, context = assemble(items, texts)
-        paragraph = finish_paragraph(text, context, allowed | allowed_figures(c.text for c in context), numbering)
+        paragraph, trial = write(items, texts, allowed, numbering.fork())
         if texts and (paragraph.unsupported or not paragraph.citations):
-            # The checks above are stricter than verify(); should a rewrite still fail it, the template stands.
+            # The checks above are stricter than verify(); should a rewrite still fail it, the template stands,
+            # and the failed trial leaves no number in the sources appendix.
             texts = {}
-            text, context = assemble(items, texts)
-            paragraph = finish_paragraph(text, context, allowed | allowed_figures(c.text for c in context), numbering)
+            paragraph, trial = write(items, texts, allowed, numbering.fork())
+        numbering = trial
         n_sentences += len(rewritable(items))
         n_llm += len(texts)
         sections.append(Section(sec.level, sec.label, sec.title, (paragraph,)))
