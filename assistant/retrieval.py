@@ -10,16 +10,20 @@ from pathlib import Path
 import numpy as np
 
 from assistant.protocols import Embedder
+from assistant.query import Analyzer, QueryPlan
+from assistant.query import coverage as concept_coverage
 from assistant.store import COLLECTION, chroma_client, current_generation, read_chunks, read_manifest
 from assistant.text import query_tokens
+from assistant.thesaurus import Thesaurus
 from assistant.types import AssistantError, Chunk, Hit
 
 
 class IndexReader:
     """Everything one generation holds, loaded once; ``refresh`` picks up a newer generation."""
 
-    def __init__(self, kb_dir: Path) -> None:
+    def __init__(self, kb_dir: Path, thesaurus: Thesaurus | None = None) -> None:
         self.kb_dir = kb_dir
+        self.thesaurus = thesaurus if thesaurus is not None else Thesaurus()
         self._lock = threading.Lock()
         self.gen: Path | None = None
         self.refresh()
@@ -47,9 +51,19 @@ class IndexReader:
                     df[t] = df.get(t, 0) + 1
             self.idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
             self.max_idf = math.log(1 + (n + 0.5) / 0.5)
+            self.analyzer = Analyzer(self.thesaurus, self.vocab, self.idf, [c.title for c in chunks])
+            self.by_article: dict[tuple[str, str], list[int]] = {}
+            for i, c in enumerate(chunks):
+                if c.article:
+                    self.by_article.setdefault((c.title, c.article), []).append(i)
             self._collection = None
             self.gen = gen
         return True
+
+    def set_thesaurus(self, thesaurus: Thesaurus) -> None:
+        with self._lock:
+            self.thesaurus = thesaurus
+            self.analyzer = Analyzer(thesaurus, self.vocab, self.idf, [c.title for c in self.chunks])
 
     @property
     def collection(self):
@@ -66,25 +80,44 @@ class IndexReader:
         found = sum(self.idf.get(t, self.max_idf) for t in toks if t in self.tokens[idx])
         return found / total if total else 0.0
 
+    def concept_coverage(self, plan: QueryPlan, idx: int) -> float:
+        """Coverage of the question's concepts, where a thesaurus synonym or a corrected typo counts as the word."""
+        return concept_coverage(plan.groups, self.tokens[idx], self.idf, self.max_idf)
+
+    def plan(self, query: str) -> QueryPlan:
+        return self.analyzer.plan(query)
+
     def hit(self, idx: int, score: float, rank: int, query: str, **scores: float) -> Hit:
         if "coverage" not in scores:
             scores["coverage"] = self.coverage(query, idx)
-        scores["coverage"] = round(scores["coverage"], 4)
+        if "concept" not in scores:
+            scores["concept"] = self.concept_coverage(self.plan(query), idx)
+        for key in ("coverage", "concept"):
+            scores[key] = round(scores[key], 4)
         return Hit(self.chunks[idx], float(score), rank, tuple(scores.items()))
 
 
 class Bm25Retriever:
+    """BM25 over the question's tokens plus, at ``expansion_weight``, the thesaurus' corpus wording for them."""
+
     name = "bm25"
 
-    def __init__(self, reader: IndexReader) -> None:
+    def __init__(self, reader: IndexReader, expansion_weight: float = 0.7) -> None:
         self.reader = reader
+        self.expansion_weight = expansion_weight
 
     def ranked(self, query: str, k: int) -> list[tuple[int, float]]:
         r = self.reader
-        toks = [t for t in query_tokens(query) if t in r.vocab]
-        if not toks or not r.chunks:
+        if not r.chunks:
             return []
-        scores = r.bm25.get_scores(toks)[: len(r.chunks)]
+        plan = r.plan(query)
+        toks = [t for t in plan.tokens if t in r.vocab]
+        extra = [t for t in plan.expansion if t in r.vocab] if self.expansion_weight else []
+        if not toks and not extra:
+            return []
+        scores = r.bm25.get_scores(toks)[: len(r.chunks)] if toks else np.zeros(len(r.chunks))
+        if extra:
+            scores = scores + self.expansion_weight * r.bm25.get_scores(extra)[: len(r.chunks)]
         k = min(k, len(r.chunks))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top])]
@@ -108,17 +141,22 @@ class VectorRetriever:
             )
 
     def ranked(self, query: str, k: int) -> list[tuple[int, float]]:
+        """Nearest chunks to the question and to its reworded/corrected variants (multi-query): each chunk keeps its
+        best cosine."""
         r = self.reader
         if not r.chunks:
             return []
+        texts = [query, *r.plan(query).variants]
         res = r.collection.query(
-            query_embeddings=[self.embedder.embed_query(query)], n_results=min(k, len(r.chunks)), include=["distances"]
+            query_embeddings=[self.embedder.embed_query(t) for t in texts], n_results=min(k, len(r.chunks)), include=["distances"]
         )
-        out = []
-        for cid, dist in zip(res["ids"][0], res["distances"][0]):
-            if cid in r.by_id:
-                out.append((r.by_id[cid], 1.0 - float(dist)))
-        return out
+        best: dict[int, float] = {}
+        for ids, dists in zip(res["ids"], res["distances"]):
+            for cid, dist in zip(ids, dists):
+                if cid in r.by_id:
+                    i = r.by_id[cid]
+                    best[i] = max(best.get(i, -1.0), 1.0 - float(dist))
+        return sorted(best.items(), key=lambda x: -x[1])[:k]
 
     def search(self, query: str, k: int) -> list[Hit]:
         return [self.reader.hit(i, s, n + 1, query, cosine=s) for n, (i, s) in enumerate(self.ranked(query, k))]
@@ -127,8 +165,10 @@ class VectorRetriever:
 class HybridRetriever:
     """Reciprocal rank fusion of BM25 and dense rankings; robust to their incomparable score scales.
 
-    ``coverage_weight`` adds the share of the query's IDF mass a chunk contains: when every article of a
+    ``coverage_weight`` adds the share of the question's concepts a chunk contains: when every article of a
     regulation titled 问责条例 looks alike to the dense model, the one that also says 情形 should win.
+    An article the question names (纪律处分条例第八十八条) goes first, and at most ``per_doc`` of the first ``k``
+    chunks come from one document, so a question about a Party rule and a state law can get both.
     """
 
     name = "hybrid"
@@ -141,13 +181,17 @@ class HybridRetriever:
         depth: int = 30,
         dense_weight: float = 1.0,
         coverage_weight: float = 0.0,
+        per_doc: int = 0,
     ) -> None:
         self.bm25, self.vector, self.rrf_k, self.depth = bm25, vector, rrf_k, depth
         self.weights = {"bm25": 1.0, "cosine": dense_weight}
         self.coverage_weight = coverage_weight
+        self.per_doc = per_doc
 
     def search(self, query: str, k: int) -> list[Hit]:
         depth = max(self.depth, k * 3)
+        reader = self.bm25.reader
+        plan = reader.plan(query)
         lists = {"bm25": self.bm25.ranked(query, depth), "cosine": self.vector.ranked(query, depth)}
         fused: dict[int, float] = {}
         parts: dict[int, dict[str, float]] = {}
@@ -155,13 +199,49 @@ class HybridRetriever:
             for rank, (idx, score) in enumerate(ranking):
                 fused[idx] = fused.get(idx, 0.0) + self.weights[name] / (self.rrf_k + rank + 1)
                 parts.setdefault(idx, {})[name] = score
-        reader = self.bm25.reader
-        if self.coverage_weight:
-            for idx in fused:
-                parts[idx]["coverage"] = reader.coverage(query, idx)  # reused by hit(), not computed twice
-                fused[idx] += self.coverage_weight * parts[idx]["coverage"]
-        order = sorted(fused, key=lambda i: -fused[i])[:k]
-        return [reader.hit(i, fused[i], n + 1, query, **parts[i]) for n, i in enumerate(order)]
+                parts[idx][f"{name}_rank"] = rank + 1
+        for idx in fused:  # reused by hit(), not computed twice
+            parts[idx]["coverage"] = reader.coverage(query, idx)
+            parts[idx]["concept"] = reader.concept_coverage(plan, idx)
+            if self.coverage_weight:
+                fused[idx] += self.coverage_weight * parts[idx]["concept"]
+        order = sorted(fused, key=lambda i: -fused[i])
+        named = referenced_articles(reader, plan, order[:10])
+        for idx in named:
+            if idx not in parts:
+                parts[idx] = {"coverage": reader.coverage(query, idx), "concept": reader.concept_coverage(plan, idx)}
+            parts[idx]["named"] = 1.0
+            fused[idx] = max(fused.values(), default=0.0) + 1e-6
+        order = named + [i for i in order if i not in named]
+        if self.per_doc:
+            order = diversify(order, [reader.chunks[i].title for i in order], k, self.per_doc)
+        return [reader.hit(i, fused[i], n + 1, query, **parts[i]) for n, i in enumerate(order[:k])]
+
+
+def referenced_articles(reader: IndexReader, plan: QueryPlan, top: list[int]) -> list[int]:
+    """Chunks of the articles a question names. Without a document name, 第八条 is looked up in the documents the
+    search found anyway."""
+    out: list[int] = []
+    top_titles = list(dict.fromkeys(reader.chunks[i].title for i in top))
+    for title, article in plan.articles:
+        for t in [title] if title else top_titles[:2]:
+            out.extend(i for i in reader.by_article.get((t, article), []) if i not in out)
+    # Several versions of a named document: the current one first.
+    return sorted(out, key=lambda i: (reader.chunks[i].superseded, -int(reader.chunks[i].version[:4] or 0)))
+
+
+def diversify(order: list[int], docs: list[str], k: int, per_doc: int) -> list[int]:
+    """At most ``per_doc`` chunks of one document among the first ``k``; the rest keep their order after them."""
+    head: list[int] = []
+    tail: list[int] = []
+    count: dict[str, int] = {}
+    for idx, doc in zip(order, docs):
+        if len(head) < k and count.get(doc, 0) < per_doc:
+            head.append(idx)
+            count[doc] = count.get(doc, 0) + 1
+        else:
+            tail.append(idx)
+    return head + tail
 
 
 def make_retriever(
@@ -171,20 +251,23 @@ def make_retriever(
     rrf_k: int = 60,
     dense_weight: float = 1.0,
     coverage_weight: float = 0.0,
+    expansion_weight: float = 0.7,
+    per_doc: int = 0,
 ):
     if mode == "bm25":
-        return Bm25Retriever(reader)
+        return Bm25Retriever(reader, expansion_weight)
     if embedder is None:
         raise AssistantError(f"retrieval mode {mode} needs an embedder", "set ASSISTANT_EMBEDDER or use --mode bm25")
     if mode == "vector":
         return VectorRetriever(reader, embedder)
     if mode == "hybrid":
         return HybridRetriever(
-            Bm25Retriever(reader),
+            Bm25Retriever(reader, expansion_weight),
             VectorRetriever(reader, embedder),
             rrf_k=rrf_k,
             dense_weight=dense_weight,
             coverage_weight=coverage_weight,
+            per_doc=per_doc,
         )
     raise AssistantError(f"unknown retrieval mode {mode!r}", "use bm25, vector or hybrid")
 

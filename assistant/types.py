@@ -73,16 +73,46 @@ class Citation:
         return self.chunk.label
 
 
+OUTCOMES = ("answer", "related", "none")
+OUTCOME_LABELS = {"answer": "有依据的回答", "related": "未找到直接规定（列出可能相关的条文）", "none": "知识库中没有依据"}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether the retrieved chunks answer the question: a cited answer, related articles only, or nothing.
+
+    ``terms`` are the question's search tokens with the thesaurus' corpus wording, used to pick sentences;
+    ``notes`` say how the question was understood (按同义词表理解：收红包→收受礼金).
+    """
+
+    outcome: str
+    confidence: float = 1.0
+    features: tuple[tuple[str, float], ...] = ()
+    terms: tuple[str, ...] = ()
+    groups: tuple[frozenset[str], ...] = ()
+    notes: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class Answer:
     question: str
     text: str  # answer with [n] markers
     citations: tuple[Citation, ...] = ()
-    refused: bool = False
+    refused: bool = False  # no cited answer (outcome related or none)
     hits: tuple[Hit, ...] = ()
     query: str = ""  # standalone query actually used for retrieval
     warnings: tuple[str, ...] = ()
     unsupported: tuple[str, ...] = field(default=())  # sentences with no valid citation
+    outcome: str = ""  # answer | related | none; empty = derived from ``refused``
+    related: tuple[Citation, ...] = ()  # articles that may be relevant, shown as not being an answer
+    notes: tuple[str, ...] = ()  # how the question was understood
+    confidence: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.outcome:
+            object.__setattr__(self, "outcome", "none" if self.refused else "answer")
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {OUTCOMES}, got {self.outcome!r}")
 
     def to_dict(self) -> dict:
         """JSON-ready form shared by `assistant ask --json` and the web API."""
@@ -90,6 +120,10 @@ class Answer:
             "question": self.question,
             "query": self.query,
             "answer": self.text,
+            "outcome": self.outcome,
+            "outcome_label": OUTCOME_LABELS[self.outcome],
+            "confidence": None if self.confidence is None else round(self.confidence, 3),
+            "notes": list(self.notes),
             "refused": self.refused,
             "citations": [
                 {
@@ -101,6 +135,10 @@ class Answer:
                     "superseded": c.chunk.superseded,
                 }
                 for c in self.citations
+            ],
+            "related": [
+                {"n": c.n, "label": c.label, "quote": c.quote, "source": c.chunk.source, "chunk_id": c.chunk.id}
+                for c in self.related
             ],
             "warnings": list(self.warnings),
             "unsupported": list(self.unsupported),

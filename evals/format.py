@@ -12,7 +12,7 @@ from pathlib import Path
 from assistant.types import AssistantError, Chunk
 
 TYPES = ("policy", "list", "report", "draft", "unanswerable")
-_FIELDS = {"id", "question", "answerable", "gold", "keypoints", "type", "all_required", "notes"}
+_FIELDS = {"id", "question", "answerable", "gold", "keypoints", "type", "all_required", "notes", "style"}
 # "中国共产党章程(2017)" / "中国共产党章程（2017）" / "监察法(2018-03-20)": a file-name style version suffix.
 _VERSION_SUFFIX = re.compile(r"^(.*?)[（(]((?:19|20)\d{2})(?:[-.]\d{1,2}(?:[-.]\d{1,2})?)?[）)]$")
 
@@ -36,6 +36,7 @@ class QAItem:
     type: str = "policy"
     all_required: bool = False
     notes: str = ""
+    style: str = ""  # how the question is worded (口语, 简称, 错别字, 英文混合, …), for per-style figures
 
     def as_dict(self) -> dict:
         d = {
@@ -50,6 +51,8 @@ class QAItem:
             d["all_required"] = True
         if self.notes:
             d["notes"] = self.notes
+        if self.style:
+            d["style"] = self.style
         return d
 
 
@@ -108,6 +111,7 @@ def parse_item(data: object, where: str = "item") -> QAItem:
         type=qtype,
         all_required=all_required,
         notes=str(data.get("notes", "")),
+        style=str(data.get("style", "")),
     )
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from assistant.retrieval import relevance
 from assistant.service import AssistantService
 from assistant.settings import Settings
-from assistant.types import Answer, AssistantError, Hit
+from assistant.types import OUTCOMES, Answer, AssistantError, Hit
 from evals import metrics as M
 from evals.format import QAItem, gold_index, keypoint_found
 
@@ -45,7 +45,9 @@ def _cited_ok(answer: Answer, item: QAItem) -> tuple[int, int, int]:
     return len(answer.citations), good, valid
 
 
-def score_question(item: QAItem, hits: Sequence[Hit], answer: Answer, search_ms: float, answer_ms: float) -> dict:
+def score_question(
+    item: QAItem, hits: Sequence[Hit], answer: Answer, search_ms: float, answer_ms: float, features: dict | None = None
+) -> dict:
     """One per-question row. Retrieval metrics are over ``hits`` (top-10); answer metrics over ``answer``."""
     matches = [gold_index(h.chunk, item.gold) for h in hits[:RETRIEVAL_K]]
     n_gold = len(item.gold)
@@ -66,7 +68,11 @@ def score_question(item: QAItem, hits: Sequence[Hit], answer: Answer, search_ms:
         "rr": M.reciprocal_rank(matches, n_gold, item.all_required) if n_gold else None,
         "ndcg@10": M.ndcg_at(matches, n_gold, 10, item.all_required) if n_gold else None,
         "top1": hits[0].chunk.label if hits else "",
+        "style": item.style,
         "refused": answer.refused,
+        "outcome": answer.outcome,
+        "confidence": answer.confidence,
+        "features": {k: round(v, 4) for k, v in (features or {}).items()},
         "relevance": round(relevance(answer.hits), 4),
         "keypoint_coverage": M.keypoint_coverage(found) if item.answerable else None,
         "keypoints_missing": [kp for kp, ok in zip(item.keypoints, found) if not ok],
@@ -115,6 +121,22 @@ def summarize(rows: Sequence[dict], min_relevance: float | None = None) -> dict:
             "refused": sum(r["refused"] for r in sub),
         }
     s["by_type"] = by_type
+    # The three outcomes: a cited answer, related articles only (not an answer), no basis.
+    s["outcomes"] = {
+        group: {o: sum(1 for r in sub if r.get("outcome", "none" if r["refused"] else "answer") == o) for o in OUTCOMES}
+        for group, sub in (("answerable", ans), ("unanswerable", una))
+    }
+    by_style: dict[str, dict] = {}
+    for st in sorted({r.get("style", "") for r in rows} - {""}):
+        sub = [r for r in rows if r.get("style") == st]
+        sub_a = [r for r in sub if r["answerable"]]
+        by_style[st] = {
+            "n": len(sub),
+            "hit@5": M.mean([r["hit@5"] for r in sub_a if r["hit@5"] is not None]),
+            "keypoint_coverage": M.mean([r["keypoint_coverage"] for r in sub_a]),
+            "refused": sum(r["refused"] for r in sub),
+        }
+    s["by_style"] = by_style
     return s
 
 
@@ -181,7 +203,8 @@ def evaluate(
         t1 = time.perf_counter()
         answer = service.ask(item.question, mode=mode)
         t2 = time.perf_counter()
-        run.rows.append(score_question(item, hits, answer, (t1 - t0) * 1000, (t2 - t1) * 1000))
+        feats = dict(service.decide(answer.query, answer.hits).features)
+        run.rows.append(score_question(item, hits, answer, (t1 - t0) * 1000, (t2 - t1) * 1000, feats))
     note(1.0, f"{run.name}: done")
     run.summary = summarize(run.rows, settings.min_relevance)
     return run

@@ -14,6 +14,7 @@ from tqdm import tqdm
 from assistant.protocols import Embedder
 from assistant.store import GenerationWriter, current_generation, read_chunks, read_manifest, writer_lock
 from assistant.text import tokenize
+from assistant.thesaurus import is_thesaurus_file
 from assistant.types import AssistantError, Chunk
 from ingest.chunking import CHUNKER_VERSION, chunk_document
 from ingest.loaders import IngestError, check_size, file_hash, load_document, supported
@@ -76,7 +77,7 @@ def scan(sources: Sequence[Source], excluded: set[str] = frozenset()) -> tuple[d
             if not p.is_file() or any(part.startswith(".") for part in p.relative_to(src.root).parts):
                 continue
             rel = src.prefix + p.relative_to(src.root).as_posix()
-            if rel in excluded or p.name.lower() in SKIP_NAMES:
+            if rel in excluded or p.name.lower() in SKIP_NAMES or is_thesaurus_file(p.name):
                 continue
             if supported(p):
                 files[rel] = (p, src.root)

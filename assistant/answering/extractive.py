@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator, Sequence
 
 from assistant.retrieval import relevance
 from assistant.text import query_tokens, sentences
-from assistant.types import Answer, Citation, Hit
+from assistant.types import Answer, Citation, Decision, Hit
 
 _ARTICLE_PREFIX = re.compile(r"^第[一二三四五六七八九十百千零〇\d]+条(?:之[一二三四五六七八九十]+)?\s*")
 
@@ -52,64 +53,143 @@ def _compact(quote: str) -> str:
     return re.sub(r"\n+", "\n   ", quote)
 
 
+RELATED_HEAD = "知识库中没有找到直接回答这个问题的规定。以下条文可能相关，仅供查阅，不是答案："
+_BANDS = re.compile(r"情节(?:较轻|较重|严重|特别严重)的")
+WHOLE_CHARS = 320  # an article this short is quoted whole
+BANDED_CHARS = 800  # a penalty article with 情节较轻的…情节严重的 bands is quoted whole up to this length
+
+
+def legacy_decision(hits: Sequence[Hit], query: str, min_relevance: float) -> Decision:
+    """The single coverage threshold, for callers that bring no Decision (scripts, old tests)."""
+    ok = bool(hits) and relevance(hits) >= min_relevance
+    return Decision("answer" if ok else "none", float(ok), terms=tuple(query_tokens(query)))
+
+
+def _term_score(sentence: str, decision: Decision) -> float:
+    """Share of the question's concepts (or, without groups, its terms) a sentence holds."""
+    toks = set(query_tokens(sentence))
+    if decision.groups:
+        return sum(1 for g in decision.groups if g & toks) / len(decision.groups)
+    terms = set(decision.terms)
+    return len(terms & toks) / len(terms) if terms else 0.0
+
+
+def provision_quote(chunk_text: str, decision: Decision) -> str:
+    """What to quote from one chunk: short articles and penalty articles with bands whole, else the best sentence
+    with the items or bands that belong to it. Always a verbatim substring of ``chunk_text``."""
+    body = _ARTICLE_PREFIX.sub("", chunk_text).strip()
+    if len(body) <= WHOLE_CHARS or (len(body) <= BANDED_CHARS and len(_BANDS.findall(body)) >= 2):
+        return body
+    sents = [_ARTICLE_PREFIX.sub("", x) for x in sentences(chunk_text)]
+    sents = [x for x in sents if x]
+    if not sents:
+        return body
+    best = max(range(len(sents)), key=lambda i: (_term_score(sents[i], decision), -i))
+    quote = with_items(sents[best], chunk_text)
+    # 情节较重的…；情节严重的…: the heavier bands follow the first one as separate ；-pieces.
+    if _BANDS.search(sents[best]):
+        start = chunk_text.find(quote)
+        end = start + len(quote)
+        for nxt in sents[best + 1 :]:
+            at = chunk_text.find(nxt, end)
+            if at < 0 or not _BANDS.match(nxt) or at + len(nxt) - start > BANDED_CHARS:
+                break
+            end = at + len(nxt)
+        quote = chunk_text[start:end]
+    return quote
+
+
+def related_answer(question: str, hits: Sequence[Hit], query: str, decision: Decision, max_items: int = 3) -> Answer:
+    """No cited answer: the closest articles, each with its opening sentence, plainly marked as not an answer."""
+    related: list[Citation] = []
+    seen: set[tuple[str, str]] = set()
+    lines = [RELATED_HEAD]
+    for h in hits:
+        key = (h.chunk.doc_id, h.chunk.article)
+        if key in seen:
+            continue
+        seen.add(key)
+        first = next((x for x in sentences(h.chunk.text) if _ARTICLE_PREFIX.sub("", x)), h.chunk.text)
+        quote = _ARTICLE_PREFIX.sub("", first)[:120]
+        related.append(Citation(len(related) + 1, h.chunk, quote))
+        lines.append(f"- {h.chunk.label}：{quote}")
+        if len(related) >= max_items:
+            break
+    lines.append("如需依据，请换一种问法，或先把相关文件加入知识库。")
+    return Answer(
+        question=question,
+        text="\n".join(lines),
+        refused=True,
+        hits=tuple(hits),
+        query=query or question,
+        outcome="related",
+        related=tuple(related),
+        notes=decision.notes,
+        confidence=decision.confidence,
+    )
+
+
 class ExtractiveAnswerer:
-    """Select up to ``max_sentences`` supporting sentences, at most two per chunk, each cited verbatim."""
+    """Quote the provisions that answer: the first hit, plus any hit that holds nearly as much of the question
+    (no padding), at most ``max_chunks``; penalty bands and list items are never cut off."""
 
     name = "extractive"
 
-    def __init__(self, min_relevance: float = 0.34, max_sentences: int = 4, max_chunks: int = 4) -> None:
+    def __init__(self, min_relevance: float = 0.34, max_chunks: int = 3, keep_ratio: float = 0.8, min_concept: float = 0.5) -> None:
         self.min_relevance = min_relevance
-        self.max_sentences = max_sentences
         self.max_chunks = max_chunks
+        self.keep_ratio = keep_ratio
+        self.min_concept = min_concept
 
-    def answer(self, question: str, hits: Sequence[Hit], query: str = "") -> Answer:
-        query = query or question
-        if not hits or relevance(hits) < self.min_relevance:
-            return refusal(question, hits, query)
-        q = set(query_tokens(query))
-        scored: list[tuple[float, int, int, str]] = []
-        for rank, hit in enumerate(hits[: self.max_chunks * 2]):
-            for pos, sent in enumerate(sentences(hit.chunk.text)):
-                sent = _ARTICLE_PREFIX.sub("", sent)  # the label already says 第N条
-                if not sent:
-                    continue
-                toks = set(query_tokens(sent))
-                common = q & toks
-                if not common:
-                    continue
-                # Favor sentences that cover the query and come from higher-ranked chunks.
-                score = len(common) / len(q) + 0.3 / (rank + 1) + (0.05 if pos == 0 else 0.0)
-                scored.append((score, rank, pos, sent))
-        if not scored:
-            return refusal(question, hits, query)
-        scored.sort(key=lambda x: -x[0])
-        chosen: list[tuple[int, int, str]] = []
-        per_chunk: dict[int, int] = {}
-        for _score, rank, pos, sent in scored:
-            if len(chosen) >= self.max_sentences:
+    def select(self, hits: Sequence[Hit]) -> list[int]:
+        """Indexes of the hits to cite: the first, a named article, and others that clear the per-chunk floor."""
+        concept = [dict(h.scores).get("concept", dict(h.scores).get("coverage", 0.0)) for h in hits]
+        named = [i for i, h in enumerate(hits) if dict(h.scores).get("named")]
+        if named:
+            return named[: self.max_chunks]
+        chosen = [0]
+        seen = {(hits[0].chunk.doc_id, hits[0].chunk.article)}
+        floor = max(self.min_concept, self.keep_ratio * concept[0])
+        for i in range(1, len(hits)):
+            if len(chosen) >= self.max_chunks:
                 break
-            if per_chunk.get(rank, 0) >= 2 or (rank not in per_chunk and len(per_chunk) >= self.max_chunks):
-                continue
-            per_chunk[rank] = per_chunk.get(rank, 0) + 1
-            chosen.append((rank, pos, sent))
-        chosen.sort()
-        numbers: dict[int, int] = {}
+            key = (hits[i].chunk.doc_id, hits[i].chunk.article)
+            if concept[i] >= floor and key not in seen:
+                chosen.append(i)
+                seen.add(key)
+        return chosen
+
+    def answer(self, question: str, hits: Sequence[Hit], query: str = "", decision: Decision | None = None) -> Answer:
+        query = query or question
+        decision = decision or legacy_decision(hits, query, self.min_relevance)
+        if not hits or decision.outcome == "none":
+            return dataclasses.replace(refusal(question, hits, query), notes=decision.notes, confidence=decision.confidence)
+        if decision.outcome == "related":
+            return related_answer(question, hits, query, decision)
         citations: list[Citation] = []
         lines = []
-        for rank, _pos, sent in chosen:
-            chunk = hits[rank].chunk
-            quote = with_items(sent, chunk.text)
-            if rank not in numbers:
-                numbers[rank] = len(numbers) + 1
-                citations.append(Citation(numbers[rank], chunk, quote))
-            lines.append(f"{len(lines) + 1}. {chunk.label}规定：{_compact(quote)}[{numbers[rank]}]")
+        for i in self.select(hits):
+            chunk = hits[i].chunk
+            quote = provision_quote(chunk.text, decision)
+            citations.append(Citation(len(citations) + 1, chunk, quote))
+            lines.append(f"{len(lines) + 1}. {chunk.label}规定：{_compact(quote)}[{len(citations)}]")
         text = "根据知识库中的文件：\n" + "\n".join(lines)
         warnings = superseded_warnings(citations)
         if warnings:
             text += "\n\n" + "\n".join(warnings)
-        return Answer(question=question, text=text, citations=tuple(citations), hits=tuple(hits), query=query, warnings=warnings)
+        return Answer(
+            question=question,
+            text=text,
+            citations=tuple(citations),
+            hits=tuple(hits),
+            query=query,
+            warnings=warnings,
+            outcome="answer",
+            notes=decision.notes,
+            confidence=decision.confidence,
+        )
 
-    def stream(self, question: str, hits: Sequence[Hit], query: str = "") -> Iterator[str | Answer]:
-        ans = self.answer(question, hits, query)
+    def stream(self, question: str, hits: Sequence[Hit], query: str = "", decision: Decision | None = None) -> Iterator[str | Answer]:
+        ans = self.answer(question, hits, query, decision)
         yield ans.text
         yield ans

@@ -11,11 +11,10 @@ import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from assistant.answering.extractive import refusal, superseded_warnings
+from assistant.answering.extractive import legacy_decision, refusal, related_answer, superseded_warnings
 from assistant.answering.verify import _CLAIM, MARKER, overlap, verify
-from assistant.retrieval import relevance
 from assistant.text import query_tokens, sentences
-from assistant.types import Answer, AssistantError, Chunk, Hit
+from assistant.types import Answer, AssistantError, Chunk, Decision, Hit
 
 Messages = Sequence[tuple[str, str]]
 NO_BASIS = "知识库中没有依据"
@@ -220,19 +219,20 @@ class LLMAnswerer:
         user = self.user.format(context="\n\n".join(blocks), question=question, query_note=note)
         return [("system", self.system), ("user", user)]
 
-    def answer(self, question: str, hits: Sequence[Hit], query: str = "") -> Answer:
+    def answer(self, question: str, hits: Sequence[Hit], query: str = "", decision: Decision | None = None) -> Answer:
         final = None
-        for item in self.stream(question, hits, query):
+        for item in self.stream(question, hits, query, decision):
             if isinstance(item, Answer):
                 final = item
         assert final is not None
         return final
 
-    def stream(self, question: str, hits: Sequence[Hit], query: str = "") -> Iterator[str | Answer]:
+    def stream(self, question: str, hits: Sequence[Hit], query: str = "", decision: Decision | None = None) -> Iterator[str | Answer]:
         """Yield the model's raw deltas as they come, then the verified Answer (whose text replaces them)."""
         query = query or question
-        if not hits or relevance(hits) < self.min_relevance:
-            ans = refusal(question, hits, query)
+        decision = decision or legacy_decision(hits, query, self.min_relevance)
+        if not hits or decision.outcome != "answer":
+            ans = related_answer(question, hits, query, decision) if hits and decision.outcome == "related" else refusal(question, hits, query)
             yield ans.text
             yield ans
             return

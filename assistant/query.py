@@ -1,0 +1,248 @@
+"""Query understanding: what a cadre typed → what the regulations say.
+
+A question in everyday words (收红包怎么处分, 一把手要干啥, What is liuzhi?) shares few words with the article that
+answers it. The analyzer turns it into a QueryPlan:
+- thesaurus matches add the corpus wording (收受礼金) as extra search terms and as a reworded query for the dense model;
+- a word the index has never seen is corrected to an index word that sounds the same (流置 → 留置, 问则 → 问责);
+- 第N条 with a document name (纪律处分条例第八十八条) is resolved to that article directly.
+Each concept of the question becomes a token group; coverage counts a group as found when any of its tokens is,
+so 收红包 is covered by a chunk saying 礼金.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from assistant.text import _Jieba, normalize, query_tokens, squeeze_cjk_spaces
+from assistant.thesaurus import Thesaurus
+
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]{2,}")
+_ARTICLE_REF = re.compile(r"第\s*([一二三四五六七八九十百千零〇两\d]{1,7})\s*条")
+_DOC_PREFIX = re.compile(r"^(?:中国共产党|中华人民共和国|关于)")
+_DOC_SUFFIX = re.compile(r"[（(]试行[）)]$")
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    """How one question is searched. ``groups`` are the question's concepts, each a set of interchangeable tokens."""
+
+    question: str
+    tokens: tuple[str, ...]  # BM25 tokens of the (typo-corrected) question
+    expansion: tuple[str, ...] = ()  # tokens of the thesaurus' corpus wording, not already in ``tokens``
+    variants: tuple[str, ...] = ()  # extra texts for the dense model (reworded, corrected)
+    groups: tuple[frozenset[str], ...] = ()
+    matched: tuple[tuple[str, str], ...] = ()  # (what the user wrote, corpus wording) for explanations
+    corrections: tuple[tuple[str, str], ...] = ()  # (typed, corrected)
+    articles: tuple[tuple[str, str], ...] = ()  # (document title or "", 第N条)
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def expanded(self) -> bool:
+        return bool(self.matched or self.corrections)
+
+
+def _fuzzy(syllable: str) -> str:
+    """Fold the initials and finals that speakers of many dialects (and IMEs) confuse: zh/z, ch/c, sh/s, n/l, -ng/-n."""
+    for a, b in (("zh", "z"), ("ch", "c"), ("sh", "s")):
+        if syllable.startswith(a):
+            syllable = b + syllable[len(a) :]
+    if syllable.startswith("n"):
+        syllable = "l" + syllable[1:]
+    if syllable.endswith("ng") and len(syllable) > 2:
+        syllable = syllable[:-1]
+    return syllable
+
+
+def pinyin_key(word: str, fuzzy: bool = False) -> str:
+    from pypinyin import lazy_pinyin
+
+    syllables = lazy_pinyin(word)
+    return " ".join(_fuzzy(s) for s in syllables) if fuzzy else " ".join(syllables)
+
+
+def _cn_article(num: str) -> str:
+    if num.isdigit():
+        from ingest.structure import int_to_cn
+
+        return f"第{int_to_cn(int(num))}条"
+    return f"第{num.replace('两', '二')}条"
+
+
+def doc_aliases(title: str) -> set[str]:
+    """Names a user calls a document by: the title, without 中国共产党/中华人民共和国/（试行）, and its tail
+    (纪律处分条例, 监察法)."""
+    names = {title}
+    short = _DOC_SUFFIX.sub("", _DOC_PREFIX.sub("", title))
+    names.add(short)
+    for prefix in ("中国共产党", "公职人员", "行政机关", "党委（党组）"):
+        if short.startswith(prefix):
+            names.add(short[len(prefix) :])
+    return {n for n in names if len(n) >= 3}
+
+
+class Analyzer:
+    """Builds QueryPlans against one index: its vocabulary decides what needs correcting or expanding."""
+
+    def __init__(self, thesaurus: Thesaurus, vocab: dict[str, int] | set[str], idf: dict[str, float], titles: Sequence[str] = ()) -> None:
+        self.thesaurus = thesaurus
+        self.vocab = set(vocab)
+        self.idf = idf
+        self._by_sound: dict[bool, dict[str, list[str]]] = {}
+        aliases: dict[str, set[str]] = {}
+        for t in set(titles):
+            for a in doc_aliases(t):
+                aliases.setdefault(a, set()).add(t)
+        for term, canon in thesaurus.entries.items():  # 党章 → 中国共产党章程
+            for c in canon:
+                if c in titles:
+                    aliases.setdefault(term, set()).add(c)
+        self.doc_aliases = aliases
+        self._alias_re = re.compile("|".join(map(re.escape, sorted(aliases, key=len, reverse=True)))) if aliases else None
+        self.plan = lru_cache(maxsize=2048)(self._plan)
+
+    # ------------------------------------------------------------ typos and near-homophones
+
+    def _sound_index(self, fuzzy: bool) -> dict[str, list[str]]:
+        """Index words of 2–4 Chinese characters by their pinyin (exact or fuzzy), the commonest spelling first."""
+        if fuzzy not in self._by_sound:
+            by: dict[str, list[str]] = {}
+            for w in self.vocab:
+                if 2 <= len(w) <= 4 and _CJK_RUN.fullmatch(w):
+                    by.setdefault(pinyin_key(w, fuzzy), []).append(w)
+            for words in by.values():
+                words.sort(key=lambda w: self.idf.get(w, 0.0))
+            self._by_sound[fuzzy] = by
+        return self._by_sound[fuzzy]
+
+    def corrections(self, text: str) -> list[tuple[str, str]]:
+        """Stretches of 2–4 characters that are neither an index word nor a dictionary word but sound like an
+        index word: 流置 → 留置, 警诰 → 警告. Real words are never changed, and a stretch never cuts a word
+        (影响期 is not read as 影 + 响期)."""
+        tok = _Jieba.get()
+        found: list[tuple[str, str]] = []
+        for run in _CJK_RUN.finditer(text):
+            s = run.group(0)
+            # Without HMM jieba breaks a word it does not know into single characters: a typo shows as a run of
+            # them (流 置, 涵 询). A window must hold such a pair and must not cut a known word.
+            bounds = {0}
+            singles: set[int] = set()  # start of a single-character token followed by another
+            pos = 0
+            words = tok.lcut(s, HMM=False)
+            for w, nxt in zip(words, [*words[1:], ""]):
+                if len(w) == 1 and len(nxt) == 1:
+                    singles.add(pos)
+                pos += len(w)
+                bounds.add(pos)
+            i = 0
+            while i < len(s) - 1:
+                done = False
+                for n in (4, 3, 2):
+                    window = s[i : i + n]
+                    if len(window) < n or i not in bounds or i + n not in bounds:
+                        continue
+                    if not any(j in singles for j in range(i, i + n - 1)):
+                        continue
+                    if window in self.vocab or tok.FREQ.get(window):
+                        continue
+                    # Fuzzy initials/finals (zh/z, n/l, -ng/-n) only for 3–4 characters: on two they find real words.
+                    cands = self._sound_index(fuzzy=n > 2).get(pinyin_key(window, fuzzy=n > 2), [])
+                    cands = [c for c in cands if sum(a != b for a, b in zip(c, window)) <= max(1, n // 2)]
+                    if cands:
+                        found.append((window, cands[0]))
+                        i += n
+                        done = True
+                        break
+                if not done:
+                    i += 1
+        return found
+
+    # ------------------------------------------------------------ the plan
+
+    def _plan(self, question: str) -> QueryPlan:
+        text = squeeze_cjk_spaces(normalize(question))
+        notes: list[str] = []
+        fixes = self.corrections(text)
+        corrected = text
+        for typed, right in fixes:
+            corrected = corrected.replace(typed, right)
+        matches = self.thesaurus.matches(corrected)
+        tokens = query_tokens(corrected)
+        groups: list[frozenset[str]] = []
+        in_spans: set[str] = set()
+        expansion: list[str] = []
+        matched: list[tuple[str, str]] = []
+        for m in matches:
+            span_toks = set(query_tokens(m.term))
+            canon_toks: set[str] = set()
+            for c in m.canon:
+                canon_toks.update(query_tokens(c))
+                if c.lower() in self.vocab:
+                    canon_toks.add(c.lower())
+            canon_toks &= self.vocab
+            if not canon_toks:
+                continue
+            in_spans |= span_toks
+            groups.append(frozenset(span_toks | canon_toks))
+            expansion.extend(t for t in canon_toks if t not in tokens)
+            matched.append((m.term, "|".join(m.canon)))
+        for t in tokens:
+            if t not in in_spans:
+                groups.append(frozenset({t}))
+        variants: list[str] = []
+        if corrected != text:
+            variants.append(corrected)
+        if matched:
+            reworded, offset = corrected, 0
+            for m in matches:
+                if not any(m.term == a for a, _ in matched):
+                    continue
+                rep = m.canon[0]
+                reworded = reworded[: m.start + offset] + rep + reworded[m.end + offset :]
+                offset += len(rep) - (m.end - m.start)
+            variants.append(reworded)
+        articles = self._articles(corrected)
+        if fixes:
+            notes.append("按读音更正：" + "，".join(f"{a}→{b}" for a, b in fixes))
+        if matched:
+            notes.append("按同义词表理解：" + "，".join(f"{a}→{b.split('|')[0]}" for a, b in matched))
+        return QueryPlan(
+            question=question,
+            tokens=tokens,
+            expansion=tuple(dict.fromkeys(expansion)),
+            variants=tuple(dict.fromkeys(v for v in variants if v != text)),
+            groups=tuple(dict.fromkeys(groups)),
+            matched=tuple(matched),
+            corrections=tuple(fixes),
+            articles=articles,
+            notes=tuple(notes),
+        )
+
+    def _articles(self, text: str) -> tuple[tuple[str, str], ...]:
+        refs = [m for m in _ARTICLE_REF.finditer(text)]
+        if not refs:
+            return ()
+        docs: list[str] = []
+        if self._alias_re is not None:
+            for m in self._alias_re.finditer(text):
+                docs.extend(sorted(self.doc_aliases[m.group(0)]))
+        out = []
+        for m in refs:
+            art = _cn_article(m.group(1))
+            out.extend((d, art) for d in (docs or [""]))
+        return tuple(dict.fromkeys(out))
+
+
+def coverage(groups: Sequence[frozenset[str]], chunk_tokens: set[str], idf: dict[str, float], default_idf: float) -> float:
+    """Share of the question's concept weight a chunk holds. A concept weighs what its rarest known token weighs
+    (an unknown word weighs the most: it is likely the point of the question) and counts when any token is found."""
+    total = found = 0.0
+    for g in groups:
+        known = [idf[t] for t in g if t in idf]
+        w = max(known) if known else default_idf
+        total += w
+        if any(t in chunk_tokens for t in g):
+            found += w
+    return found / total if total else 0.0
