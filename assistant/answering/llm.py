@@ -248,7 +248,7 @@ class LLMAnswerer:
         if not text or (NO_BASIS in text and not MARKER.search(text)):
             return refusal(question, hits, query)
         text = attach_markers(text, context, self.attach_overlap)
-        checked = verify(text, context)
+        checked = verify(text, context, question=query)
         if not checked.citations:
             return refusal(question, hits, query)
         warnings = superseded_warnings(checked.citations)

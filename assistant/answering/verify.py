@@ -53,8 +53,35 @@ def best_quote(claim: str, chunk: Chunk, max_len: int = 160) -> str:
     return best
 
 
-def verify(text: str, context: Sequence[Chunk], min_support: float = 0.2) -> Verified:
-    """Check and renumber [n] markers. ``context[i]`` is what [i+1] referred to when the text was written."""
+_QUESTION_END = re.compile(r"(?:[？?]|[吗呢么]|什么|哪些|怎么|如何)\s*$")
+
+
+def supports(claim: str, chunk: Chunk, question: str = "", min_support: float = 0.5) -> bool:
+    """Whether a chunk states what the claim says (strict check for chat answers).
+
+    Rejected: a question; an echo of the user's question (nothing beyond its words); a claim whose own content words
+    (those not already in the question) are mostly absent from the chunk, or absent from the sentence quoted for it.
+    """
+    body = MARKER.sub("", claim).strip().rstrip("。！；;")
+    if not body or _QUESTION_END.search(body):
+        return False
+    toks = set(query_tokens(body))
+    new = toks - set(query_tokens(question)) if question else toks
+    if not new:
+        return False
+    ctoks = set(query_tokens(chunk.text))
+    if sum(1 for t in new if t in ctoks) / len(new) < min_support:
+        return False
+    quote = set(query_tokens(best_quote(body, chunk)))
+    return bool(new & quote)
+
+
+def verify(text: str, context: Sequence[Chunk], min_support: float = 0.2, question: str | None = None) -> Verified:
+    """Check and renumber [n] markers. ``context[i]`` is what [i+1] referred to when the text was written.
+
+    With ``question`` (chat answers), a marker also needs :func:`supports`: the sentence must state something its
+    source states, not ask, and not merely repeat the question.
+    """
     cited: dict[str, int] = {}  # chunk id -> new number
     citations: list[Citation] = []
     unsupported: list[str] = []
@@ -72,6 +99,9 @@ def verify(text: str, context: Sequence[Chunk], min_support: float = 0.2) -> Ver
         for num in dict.fromkeys(int(x) for x in MARKER.findall(claim)):
             chunk = context[num - 1] if 1 <= num <= len(context) else None
             if chunk is None or overlap(body, chunk.retrieval_text) < min_support:
+                dropped.append(num)
+                continue
+            if question is not None and not supports(body, chunk, question):
                 dropped.append(num)
                 continue
             if chunk.id not in cited:
