@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from assistant.settings import Settings, offline_env
-from assistant.types import Answer, AssistantError, Hit
+from assistant.types import OUTCOME_LABELS, Answer, AssistantError, Hit
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {}
 
@@ -57,6 +57,10 @@ def hit_dict(h: Hit) -> dict:
 
 
 def print_answer(a: Answer) -> None:
+    conf = f"，置信度 {a.confidence:.2f}" if a.confidence is not None else ""
+    print(f"【{OUTCOME_LABELS[a.outcome]}{conf}】")
+    for note in a.notes:
+        print(f"（{note}）")
     print(a.text)
     if a.citations:
         print("\n来源：")

@@ -28,6 +28,8 @@ TABLE = QUALITY + [
     ("keypoint_coverage_answered", "keypoints (answered only)", "要点覆盖（仅已回答）"),
     ("refusal_f1", "refusal F1", "拒答 F1"),
     ("false_refusal_rate", "false refusal rate", "误拒率"),
+    ("outcomes_answerable", "answerable: answer / related / none", "可回答题：回答 / 相关条文 / 无依据"),
+    ("outcomes_unanswerable", "unanswerable: answer / related / none", "不可回答题：回答 / 相关条文 / 无依据"),
     ("latency_p50_ms", "answer latency p50 (ms)", "回答延迟 p50（毫秒）"),
     ("latency_p95_ms", "answer latency p95 (ms)", "回答延迟 p95（毫秒）"),
     ("search_p50_ms", "search latency p50 (ms)", "检索延迟 p50（毫秒）"),

@@ -126,6 +126,8 @@ def summarize(rows: Sequence[dict], min_relevance: float | None = None) -> dict:
         group: {o: sum(1 for r in sub if r.get("outcome", "none" if r["refused"] else "answer") == o) for o in OUTCOMES}
         for group, sub in (("answerable", ans), ("unanswerable", una))
     }
+    for group, counts in s["outcomes"].items():
+        s[f"outcomes_{group}"] = " / ".join(str(counts[o]) for o in OUTCOMES)
     by_style: dict[str, dict] = {}
     for st in sorted({r.get("style", "") for r in rows} - {""}):
         sub = [r for r in rows if r.get("style") == st]

@@ -43,6 +43,11 @@ CSS = """
 .answer .cite:hover .cite-pop, .answer .cite:focus .cite-pop, .answer .cite:focus-within .cite-pop { display: block; }
 .answer .unsupported { color: #b45309; }
 .answer.refused { color: var(--body-text-color-subdued); }
+.outcome { display: inline-block; font-size: 0.8em; padding: 0 6px; margin-bottom: 4px; border-radius: 4px; }
+.outcome-answer { background: #e6f4ea; color: #1e6b34; }
+.outcome-related { background: #fff4e0; color: #8a5300; }
+.outcome-none { background: #eee; color: #555; }
+.understood { font-size: 0.8em; color: var(--body-text-color-subdued); }
 .answer .cite-list { margin-top: 8px; font-size: 0.9em; }
 .answer .cite-list summary { cursor: pointer; color: var(--body-text-color-subdued); }
 .answer .cursor { opacity: .6; }

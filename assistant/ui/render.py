@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from assistant.answering.verify import MARKER, UNSUPPORTED_MARK
-from assistant.types import Answer, Citation
+from assistant.types import OUTCOME_LABELS, Answer, Citation
 
 # Characters that HTML, Markdown (links, emphasis, code, tables) or KaTeX ($) would interpret.
 _SPECIAL = {c: f"&#{ord(c)};" for c in "&<>\"'`*_[]()#|~$!\\{}=+-"}
@@ -64,8 +64,10 @@ def _with_markers(text: str, citations: Sequence[Citation]) -> str:
 
 def answer_html(answer: Answer) -> str:
     """The chat bubble for a finished answer: text with live markers, then a folded list of the quoted articles."""
-    cls = "answer refused" if answer.refused else "answer"
-    parts = [f'<div class="{cls}">{_with_markers(answer.text, answer.citations)}']
+    cls = {"answer": "answer", "related": "answer related", "none": "answer refused"}[answer.outcome]
+    badge = f'<div class="outcome outcome-{answer.outcome}">{escape(OUTCOME_LABELS[answer.outcome])}</div>'
+    notes = "".join(f'<div class="understood">{escape(n)}</div>' for n in answer.notes)
+    parts = [f'<div class="{cls}">{badge}{notes}{_with_markers(answer.text, answer.citations)}']
     if answer.citations:
         items = "".join(
             f'<li><span class="src-n">[{c.n}]</span> {escape(c.label)}：<q>{escape(c.quote)}</q></li>' for c in answer.citations
