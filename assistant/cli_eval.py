@@ -180,9 +180,7 @@ def _threshold(args, settings) -> int:
 
 def _fit_gate(args, settings) -> int:
     """Fit the answer gate on development sets (comma-separated), cross-validated; --write saves it."""
-    import json
-
-    from assistant.answering.gate import GATE_FILE
+    from assistant.answering.gate import GATE_FILE, gate_key, save_gate
     from evals.format import load_qa
     from evals.gate_fit import fit_gate
     from evals.runner import evaluate
@@ -203,8 +201,8 @@ def _fit_gate(args, settings) -> int:
     print(f"5-fold cross-validated: false refusal {fit.report['cv_false_refusal']:.3f}, refusal recall {fit.report['cv_refusal_recall']:.3f}")
     print("coefficients (standardized):", ", ".join(f"{k} {v:+.2f}" for k, v in fit.report["coefficients"].items()))
     if args.write:
-        GATE_FILE.write_text(json.dumps(m.to_json(), ensure_ascii=False, indent=1) + "\n", "utf-8")
-        print(f"written: {GATE_FILE}")
+        save_gate(m, args.mode or settings.mode, settings.embedder)
+        print(f"written: {GATE_FILE} ({gate_key(args.mode or settings.mode, settings.embedder)})")
     return 0
 
 

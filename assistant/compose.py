@@ -20,9 +20,10 @@ def build_answerer(settings: Settings):
     raise AssistantError(f"unknown answerer {settings.answerer!r}", "use extractive or llm")
 
 
-def build_gate(settings: Settings) -> Gate:
-    """The fitted multi-signal gate (resources/gate.json), or the single coverage threshold when asked for."""
-    return Gate(load_gate() if settings.gate == "model" else None, settings.min_relevance)
+def build_gate(settings: Settings, mode: str | None = None) -> Gate:
+    """The multi-signal gate fitted for this mode and embedder (resources/gate.json), else the coverage threshold."""
+    model = load_gate(mode or settings.mode, settings.embedder) if settings.gate == "model" else None
+    return Gate(model, settings.min_relevance)
 
 
 def build_rewriter(settings: Settings):
@@ -37,5 +38,5 @@ def build(settings: Settings | None = None) -> AssistantService:
         embedder_factory=lambda: make_embedder(settings.embedder, settings.embed_batch),
         answerer=build_answerer(settings),
         rewriter=build_rewriter(settings),
-        gate=build_gate(settings),
+        gate_factory=lambda mode: build_gate(settings, mode),
     )

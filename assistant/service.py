@@ -33,14 +33,15 @@ class AssistantService:
         embedder_factory: Callable[[], Embedder],
         answerer: Answerer,
         rewriter: Rewriter = keep_question,
-        gate: Gate | None = None,
+        gate_factory: Callable[[str], Gate] | None = None,
     ) -> None:
         self.settings = settings
         self._embedder_factory = embedder_factory
         self._embedder: Embedder | None = None
         self.answerer = answerer
         self.rewriter = rewriter
-        self.gate = gate or Gate(None, settings.min_relevance)
+        self._gate_factory = gate_factory or (lambda mode: Gate(None, settings.min_relevance))
+        self._gates: dict[str, Gate] = {}
         self._reader: IndexReader | None = None
         self._thesaurus_stamp: tuple = ()
         self._lock = threading.Lock()
@@ -265,9 +266,16 @@ class AssistantService:
         """Yield answer text deltas, then the verified Answer. History only shapes the query, never the context."""
         query = self.rewriter(question, history) if history else question
         hits = self.search(query, mode=mode)
-        yield from self.answerer.stream(question, hits, query=query, decision=self.decide(query, hits))
+        yield from self.answerer.stream(question, hits, query=query, decision=self.decide(query, hits, mode))
 
-    def decide(self, query: str, hits: Sequence[Hit]) -> Decision:
+    def gate(self, mode: str | None = None) -> Gate:
+        """The answer gate for a retrieval mode (each mode/embedder has its own fitted model)."""
+        mode = mode or self.settings.mode
+        if mode not in self._gates:
+            self._gates[mode] = self._gate_factory(mode)
+        return self._gates[mode]
+
+    def decide(self, query: str, hits: Sequence[Hit], mode: str | None = None) -> Decision:
         """Answer, related articles only, or no basis: the gate over this question's retrieval signals."""
         reader = self.reader()
-        return self.gate.decide(reader.plan(query), hits, reader.idf, reader.max_idf, reader.vocab)
+        return self.gate(mode).decide(reader.plan(query), hits, reader.idf, reader.max_idf, reader.vocab)

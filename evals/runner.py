@@ -205,7 +205,7 @@ def evaluate(
         t1 = time.perf_counter()
         answer = service.ask(item.question, mode=mode)
         t2 = time.perf_counter()
-        feats = dict(service.decide(answer.query, answer.hits).features)
+        feats = dict(service.decide(answer.query, answer.hits, mode).features)
         run.rows.append(score_question(item, hits, answer, (t1 - t0) * 1000, (t2 - t1) * 1000, feats))
     note(1.0, f"{run.name}: done")
     run.summary = summarize(run.rows, settings.min_relevance)

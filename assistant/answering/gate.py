@@ -96,10 +96,25 @@ class GateModel:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
-def load_gate(path: Path = GATE_FILE) -> GateModel | None:
+def gate_key(mode: str, embedder: str) -> str:
+    """Gates are fitted per retrieval setup: the dense similarities of two embedders are not on one scale."""
+    return f"{mode}/{embedder}" if mode != "bm25" else "bm25"
+
+
+def load_gate(mode: str, embedder: str, path: Path = GATE_FILE) -> GateModel | None:
+    """The gate fitted for this mode and embedder, or None (then the coverage threshold decides)."""
     if not path.is_file():
         return None
-    return GateModel.from_json(json.loads(path.read_text("utf-8")))
+    models = json.loads(path.read_text("utf-8")).get("models", {})
+    data = models.get(gate_key(mode, embedder))
+    return GateModel.from_json(data) if data else None
+
+
+def save_gate(model: GateModel, mode: str, embedder: str, path: Path = GATE_FILE) -> None:
+    data = json.loads(path.read_text("utf-8")) if path.is_file() else {}
+    data.setdefault("_comment", "Answer gates fitted by `assistant eval fit-gate` on the dev sets, one per mode/embedder.")
+    data.setdefault("models", {})[gate_key(mode, embedder)] = model.to_json()
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", "utf-8")
 
 
 class Gate:
