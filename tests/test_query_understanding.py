@@ -31,15 +31,16 @@ def rule_service(hash_service):
 
 def test_an_entry_added_in_the_knowledge_folder_takes_effect(rule_service):
     """喝茶卡 is a made-up everyday word: only the office's own 同义词.tsv tells the assistant it means 消费卡."""
-    question = "拿了别人送的喝茶卡，会给什么处分？"
-    before = rule_service.reader().plan(question)
-    assert not before.matched
+    question = "喝茶卡怎么处分？"
+    assert not rule_service.reader().plan(question).matched
+    before = dict(rule_service.search(question)[0].scores)["concept"]
     (rule_service.settings.knowledge_dir / "同义词.tsv").write_text("# 本单位的叫法\n喝茶卡\t消费卡|礼品\t行为\n", "utf-8")
     plan = rule_service.reader().plan(question)  # the edited file is picked up without a restart or re-ingest
     assert plan.matched == (("喝茶卡", "消费卡|礼品"),)
     assert "消费" in plan.expansion  # the corpus wording, as index tokens
     hits = rule_service.search(question)
     assert hits[0].chunk.article == "第二条"
+    assert dict(hits[0].scores)["concept"] == 1.0 > before
     ans = rule_service.ask(question)
     assert not ans.refused and ans.citations[0].chunk.article == "第二条"
     assert "开除党籍处分" in ans.text  # the heaviest band is not cut off at the first ；

@@ -130,7 +130,7 @@ class Gate:
             return Decision("none", 0.0, terms=terms, groups=plan.groups, notes=plan.notes)
         feats = features(plan, hits, idf, default_idf, vocab)
         if self.model is None:
-            ok = feats["coverage"] >= self.min_relevance
+            ok = max(feats["coverage"], feats["concept"]) >= self.min_relevance
             return Decision("answer" if ok else "none", float(ok), tuple(feats.items()), terms, plan.groups, plan.notes)
         p = self.model.probability(feats)
         return Decision(self.model.outcome(p), p, tuple(feats.items()), terms, plan.groups, plan.notes)
