@@ -5,7 +5,7 @@ from __future__ import annotations
 from assistant.answering.extractive import ExtractiveAnswerer
 from assistant.answering.gate import Gate, load_gate
 from assistant.answering.llm import LLMAnswerer, openai_chat_model
-from assistant.answering.rewrite import make_rewriter
+from assistant.answering.rewrite import RegulationRewriter, make_rewriter
 from assistant.embeddings import make_embedder
 from assistant.service import AssistantService
 from assistant.settings import Settings, offline_env
@@ -26,6 +26,13 @@ def build_gate(settings: Settings, mode: str | None = None) -> Gate:
     return Gate(model, settings.min_relevance)
 
 
+def build_reworder(settings: Settings):
+    """The LLM's rewording of a question into regulation wording, searched beside it (off by default)."""
+    if settings.query_rewrite != "llm":
+        return None
+    return RegulationRewriter(openai_chat_model(settings, max_tokens=64), settings.prompts_dir)
+
+
 def build_rewriter(settings: Settings):
     return make_rewriter(settings)
 
@@ -39,4 +46,5 @@ def build(settings: Settings | None = None) -> AssistantService:
         answerer=build_answerer(settings),
         rewriter=build_rewriter(settings),
         gate_factory=lambda mode: build_gate(settings, mode),
+        reworder=build_reworder(settings),
     )

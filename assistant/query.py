@@ -161,7 +161,8 @@ class Analyzer:
 
     # ------------------------------------------------------------ the plan
 
-    def _plan(self, question: str) -> QueryPlan:
+    def _plan(self, question: str, extra: tuple[str, ...] = ()) -> QueryPlan:
+        """``extra``: rewordings from elsewhere (the LLM's regulation wording); searched as variants and expansion."""
         text = squeeze_cjk_spaces(normalize(question))
         notes: list[str] = []
         fixes = self.corrections(text)
@@ -203,11 +204,18 @@ class Analyzer:
                 reworded = reworded[: m.start + offset] + rep + reworded[m.end + offset :]
                 offset += len(rep) - (m.end - m.start)
             variants.append(reworded)
+        for e in extra:
+            e = squeeze_cjk_spaces(normalize(e))
+            if e and e != text:
+                variants.append(e)
+                expansion.extend(t for t in query_tokens(e) if t in self.vocab and t not in tokens)
         articles = self._articles(corrected)
         if fixes:
             notes.append("按读音更正：" + "，".join(f"{a}→{b}" for a, b in fixes))
         if matched:
             notes.append("按同义词表理解：" + "，".join(f"{a}→{b.split('|')[0]}" for a, b in matched))
+        if extra:
+            notes.append("按条文用语改写：" + "；".join(extra))
         return QueryPlan(
             question=question,
             tokens=tokens,

@@ -84,14 +84,14 @@ class IndexReader:
         """Coverage of the question's concepts, where a thesaurus synonym or a corrected typo counts as the word."""
         return concept_coverage(plan.groups, self.tokens[idx], self.idf, self.max_idf)
 
-    def plan(self, query: str) -> QueryPlan:
-        return self.analyzer.plan(query)
+    def plan(self, query: str, extra: tuple[str, ...] = ()) -> QueryPlan:
+        return self.analyzer.plan(query, tuple(extra))
 
-    def hit(self, idx: int, score: float, rank: int, query: str, **scores: float) -> Hit:
+    def hit(self, idx: int, score: float, rank: int, query: str, extra: tuple[str, ...] = (), **scores: float) -> Hit:
         if "coverage" not in scores:
             scores["coverage"] = self.coverage(query, idx)
         if "concept" not in scores:
-            scores["concept"] = self.concept_coverage(self.plan(query), idx)
+            scores["concept"] = self.concept_coverage(self.plan(query, extra), idx)
         for key in ("coverage", "concept"):
             scores[key] = round(scores[key], 4)
         return Hit(self.chunks[idx], float(score), rank, tuple(scores.items()))
@@ -106,11 +106,11 @@ class Bm25Retriever:
         self.reader = reader
         self.expansion_weight = expansion_weight
 
-    def ranked(self, query: str, k: int) -> list[tuple[int, float]]:
+    def ranked(self, query: str, k: int, extra: tuple[str, ...] = ()) -> list[tuple[int, float]]:
         r = self.reader
         if not r.chunks:
             return []
-        plan = r.plan(query)
+        plan = r.plan(query, extra)
         toks = [t for t in plan.tokens if t in r.vocab]
         extra = [t for t in plan.expansion if t in r.vocab] if self.expansion_weight else []
         if not toks and not extra:
@@ -123,8 +123,8 @@ class Bm25Retriever:
         top = top[np.argsort(-scores[top])]
         return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
 
-    def search(self, query: str, k: int) -> list[Hit]:
-        return [self.reader.hit(i, s, n + 1, query, bm25=s) for n, (i, s) in enumerate(self.ranked(query, k))]
+    def search(self, query: str, k: int, extra: tuple[str, ...] = ()) -> list[Hit]:
+        return [self.reader.hit(i, s, n + 1, query, extra, bm25=s) for n, (i, s) in enumerate(self.ranked(query, k, extra))]
 
 
 class VectorRetriever:
@@ -140,13 +140,13 @@ class VectorRetriever:
                 f"run `assistant ingest --rebuild` or set ASSISTANT_EMBEDDER={built_with}",
             )
 
-    def ranked(self, query: str, k: int) -> list[tuple[int, float]]:
+    def ranked(self, query: str, k: int, extra: tuple[str, ...] = ()) -> list[tuple[int, float]]:
         """Nearest chunks to the question and to its reworded/corrected variants (multi-query): each chunk keeps its
         best cosine."""
         r = self.reader
         if not r.chunks:
             return []
-        texts = [query, *r.plan(query).variants]
+        texts = [query, *r.plan(query, extra).variants]
         res = r.collection.query(
             query_embeddings=[self.embedder.embed_query(t) for t in texts], n_results=min(k, len(r.chunks)), include=["distances"]
         )
@@ -158,8 +158,8 @@ class VectorRetriever:
                     best[i] = max(best.get(i, -1.0), 1.0 - float(dist))
         return sorted(best.items(), key=lambda x: -x[1])[:k]
 
-    def search(self, query: str, k: int) -> list[Hit]:
-        return [self.reader.hit(i, s, n + 1, query, cosine=s) for n, (i, s) in enumerate(self.ranked(query, k))]
+    def search(self, query: str, k: int, extra: tuple[str, ...] = ()) -> list[Hit]:
+        return [self.reader.hit(i, s, n + 1, query, extra, cosine=s) for n, (i, s) in enumerate(self.ranked(query, k, extra))]
 
 
 class HybridRetriever:
@@ -188,11 +188,11 @@ class HybridRetriever:
         self.coverage_weight = coverage_weight
         self.per_doc = per_doc
 
-    def search(self, query: str, k: int) -> list[Hit]:
+    def search(self, query: str, k: int, extra: tuple[str, ...] = ()) -> list[Hit]:
         depth = max(self.depth, k * 3)
         reader = self.bm25.reader
-        plan = reader.plan(query)
-        lists = {"bm25": self.bm25.ranked(query, depth), "cosine": self.vector.ranked(query, depth)}
+        plan = reader.plan(query, extra)
+        lists = {"bm25": self.bm25.ranked(query, depth, extra), "cosine": self.vector.ranked(query, depth, extra)}
         fused: dict[int, float] = {}
         parts: dict[int, dict[str, float]] = {}
         for name, ranking in lists.items():
@@ -215,7 +215,7 @@ class HybridRetriever:
         order = named + [i for i in order if i not in named]
         if self.per_doc:
             order = diversify(order, [reader.chunks[i].title for i in order], k, self.per_doc)
-        return [reader.hit(i, fused[i], n + 1, query, **parts[i]) for n, i in enumerate(order[:k])]
+        return [reader.hit(i, fused[i], n + 1, query, extra, **parts[i]) for n, i in enumerate(order[:k])]
 
 
 def referenced_articles(reader: IndexReader, plan: QueryPlan, top: list[int]) -> list[int]:

@@ -34,6 +34,7 @@ class AssistantService:
         answerer: Answerer,
         rewriter: Rewriter = keep_question,
         gate_factory: Callable[[str], Gate] | None = None,
+        reworder: Callable[[str], str] | None = None,
     ) -> None:
         self.settings = settings
         self._embedder_factory = embedder_factory
@@ -42,6 +43,7 @@ class AssistantService:
         self.rewriter = rewriter
         self._gate_factory = gate_factory or (lambda mode: Gate(None, settings.min_relevance))
         self._gates: dict[str, Gate] = {}
+        self.reworder = reworder
         self._reader: IndexReader | None = None
         self._thesaurus_stamp: tuple = ()
         self._lock = threading.Lock()
@@ -230,10 +232,26 @@ class AssistantService:
 
     # ------------------------------------------------------------ retrieval and answers
 
-    def search(self, query: str, k: int | None = None, mode: str | None = None, kinds: Sequence[str] = ()) -> list[Hit]:
-        """Top-k hits; ``kinds`` keeps only chunks of those document kinds (drafting asks for regulations or lists)."""
+    def reworded(self, query: str) -> tuple[str, ...]:
+        """The question in the regulations' wording from the LLM (ASSISTANT_QUERY_REWRITE=llm), else nothing."""
+        if self.reworder is None:
+            return ()
+        text = self.reworder(query)
+        return (text,) if text else ()
+
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        mode: str | None = None,
+        kinds: Sequence[str] = (),
+        extra: tuple[str, ...] | None = None,
+    ) -> list[Hit]:
+        """Top-k hits; ``kinds`` keeps only chunks of those document kinds (drafting asks for regulations or lists).
+        ``extra``: rewordings searched beside the question (default: the LLM's regulation wording, when configured)."""
         if not query.strip():
             raise AssistantError("the question is empty", "type a question")
+        extra = self.reworded(query) if extra is None else extra
         mode = mode or self.settings.mode
         reader = self.reader()
         s = self.settings
@@ -249,9 +267,9 @@ class AssistantService:
         )
         k = k or self.settings.top_k
         if not kinds:
-            return retriever.search(query, k)
+            return retriever.search(query, k, extra)
         # Over-fetch, then filter: the wanted kind may be a small share of the index.
-        wanted = [h for h in retriever.search(query, max(k * 10, 80)) if h.chunk.kind in kinds][:k]
+        wanted = [h for h in retriever.search(query, max(k * 10, 80), extra) if h.chunk.kind in kinds][:k]
         return [dataclasses.replace(h, rank=n + 1) for n, h in enumerate(wanted)]
 
     def ask(self, question: str, history: Sequence[tuple[str, str]] = (), mode: str | None = None) -> Answer:
@@ -265,8 +283,9 @@ class AssistantService:
     def stream_ask(self, question: str, history: Sequence[tuple[str, str]] = (), mode: str | None = None) -> Iterator[str | Answer]:
         """Yield answer text deltas, then the verified Answer. History only shapes the query, never the context."""
         query = self.rewriter(question, history) if history else question
-        hits = self.search(query, mode=mode)
-        yield from self.answerer.stream(question, hits, query=query, decision=self.decide(query, hits, mode))
+        extra = self.reworded(query)
+        hits = self.search(query, mode=mode, extra=extra)
+        yield from self.answerer.stream(question, hits, query=query, decision=self.decide(query, hits, mode, extra))
 
     def gate(self, mode: str | None = None) -> Gate:
         """The answer gate for a retrieval mode (each mode/embedder has its own fitted model)."""
@@ -275,7 +294,8 @@ class AssistantService:
             self._gates[mode] = self._gate_factory(mode)
         return self._gates[mode]
 
-    def decide(self, query: str, hits: Sequence[Hit], mode: str | None = None) -> Decision:
+    def decide(self, query: str, hits: Sequence[Hit], mode: str | None = None, extra: tuple[str, ...] | None = None) -> Decision:
         """Answer, related articles only, or no basis: the gate over this question's retrieval signals."""
         reader = self.reader()
-        return self.gate(mode).decide(reader.plan(query), hits, reader.idf, reader.max_idf, reader.vocab)
+        extra = self.reworded(query) if extra is None else extra
+        return self.gate(mode).decide(reader.plan(query, extra), hits, reader.idf, reader.max_idf, reader.vocab)

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # regulations' wording for everyday words; its terms weigh expansion_weight in BM25 (the question's own words 1).
     thesaurus: bool = True
     expansion_weight: float = 0.7
+    # "llm": the configured chat model also rewords each question into regulation wording, searched beside it
+    # (checked: one short line, no figure the question lacks); "off" by default, measured in evals/README.md.
+    query_rewrite: Literal["off", "llm"] = "off"
     # At most this many of the top_k chunks from one document (0 = no limit), so cross-document questions get both.
     per_doc: int = 0
     # BM25 over jieba tokens; a low b because long enumerating articles (有下列情形之一) are often the answer.

@@ -89,3 +89,27 @@ def test_service_retrieves_with_rewritten_query_only(hash_service):
     ans = hash_service.ask("它要求班子成员做什么", history=[("什么是一岗双责", "班子成员按照一岗双责要求……[1]")])
     assert ans.query == "一岗双责要求班子成员做什么"
     assert not ans.refused and ans.citations[0].chunk.article == "第八条"
+
+
+def test_regulation_rewording_is_checked_and_searched_beside_the_question(hash_service):
+    """The LLM's regulation wording is used only when it asks rather than answers, and is then searched too."""
+    from assistant.answering.rewrite import RegulationRewriter
+    from assistant.answering.scripted import ScriptedChatModel as ScriptedChat
+
+    (hash_service.settings.knowledge_dir / "rule.md").write_text(
+        "# 某单位规定（示例）\n\n## 第一章 总则\n\n第一条 党员收受礼金的，给予警告处分。\n\n第二条 党员干部应当按时参加组织生活。\n\n"
+        "第三条 本规定由纪委负责解释。\n",
+        "utf-8",
+    )
+    hash_service.ingest(show_bar=False)
+    prompts = hash_service.settings.prompts_dir
+    good = RegulationRewriter(ScriptedChat(["党员收受礼金如何处分"]), prompts)
+    assert good("拿了红包咋办") == "党员收受礼金如何处分"
+    guessing = RegulationRewriter(ScriptedChat(["收受礼金给予三个月警告"]), prompts)
+    assert guessing("拿了红包咋办") == ""  # a period the question lacks: the model is answering, not rewording
+    chatty = RegulationRewriter(ScriptedChat(["好的[1]"]), prompts)
+    assert chatty("拿了红包咋办") == ""
+    hash_service.reworder = good
+    hits = hash_service.search("拿了红包咋办")
+    assert hits[0].chunk.article == "第一条"
+    assert any("条文用语" in n for n in hash_service.decide("拿了红包咋办", hits).notes)

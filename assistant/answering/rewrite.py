@@ -137,6 +137,42 @@ class LLMRewriter:
         return sum(t in cand for t in own) * 2 >= len(own)
 
 
+_DIGITS = re.compile(r"[0-9０-９一二三四五六七八九十百千两]+(?:个月|年|日|天|次|条|人)")
+
+
+class RegulationRewriter:
+    """Asks the chat model to restate a cadre's question in the regulations' own wording (收红包 → 收受礼金), for
+    retrieval only. A reply is used only if it is one short line that asks rather than answers: no figure or period
+    the question lacks (that would be the model guessing the answer), no citation markers."""
+
+    def __init__(self, chat, prompts_dir: Path, max_chars: int = 80) -> None:
+        from assistant.answering.llm import load_prompt
+
+        self.chat = chat
+        self.system = load_prompt(prompts_dir, "reword_system")
+        self.user = load_prompt(prompts_dir, "reword_user")
+        self.max_chars = max_chars
+        self._cached = lru_cache(maxsize=1024)(self._reword)  # one model call per question, however often it is searched
+
+    def __call__(self, question: str) -> str:
+        return self._cached(question)
+
+    def _reword(self, question: str) -> str:
+        try:
+            reply = self.chat.complete([("system", self.system), ("user", self.user.format(question=question))])
+        except AssistantError:
+            return ""
+        candidate = LLMRewriter.clean(reply)
+        return candidate if self.acceptable(candidate, question) else ""
+
+    def acceptable(self, candidate: str, question: str) -> bool:
+        if not candidate or len(candidate) > self.max_chars or "[" in candidate or candidate == question.strip():
+            return False
+        if not re.search(r"[\u4e00-\u9fff]", candidate):
+            return False
+        return all(m.group(0) in question for m in _DIGITS.finditer(candidate))
+
+
 def make_rewriter(settings) -> Rewriter:
     if settings.answerer == "llm":
         from assistant.answering.llm import openai_chat_model
