@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from assistant.answering.extractive import legacy_decision, refusal, related_answer, superseded_warnings
-from assistant.answering.verify import _CLAIM, MARKER, overlap, verify
+from assistant.answering.verify import _CLAIM, MARKER, overlap, supports, verify
 from assistant.text import query_tokens, sentences
 from assistant.types import Answer, AssistantError, Chunk, Decision, Hit
 
@@ -140,7 +140,9 @@ def clean_markers(text: str) -> str:
     return _ODD_MARKER.sub(lambda m: "".join(f"[{n}]" for n in re.split(r"\s*[,，、]\s*", m.group(1))), text).strip()
 
 
-def attach_markers(text: str, context: Sequence[Chunk], min_overlap: float = 0.6, min_support: float = 0.2) -> str:
+def attach_markers(
+    text: str, context: Sequence[Chunk], min_overlap: float = 0.6, min_support: float = 0.2, question: str | None = None
+) -> str:
     """Give an uncited (or wrongly cited) sentence the one chunk it clearly restates; verify() still checks every marker."""
     out, pos = [], 0
     for m in _CLAIM.finditer(text):
@@ -149,7 +151,13 @@ def attach_markers(text: str, context: Sequence[Chunk], min_overlap: float = 0.6
         claim = m.group(0)
         body = MARKER.sub("", claim).rstrip()
         nums = [int(x) for x in MARKER.findall(claim)]
-        valid = [n for n in nums if 1 <= n <= len(context) and overlap(body, context[n - 1].retrieval_text) >= min_support]
+        valid = [
+            n
+            for n in nums
+            if 1 <= n <= len(context)
+            and overlap(body, context[n - 1].retrieval_text) >= min_support
+            and (question is None or supports(body, context[n - 1], question))
+        ]
         if not valid and len(query_tokens(body)) >= 2:
             scores = [overlap(body, c.text) for c in context]
             best = max(range(len(scores)), key=scores.__getitem__, default=-1)
@@ -247,7 +255,7 @@ class LLMAnswerer:
         text = clean_markers(raw)
         if not text or (NO_BASIS in text and not MARKER.search(text)):
             return refusal(question, hits, query)
-        text = attach_markers(text, context, self.attach_overlap)
+        text = attach_markers(text, context, self.attach_overlap, question=query)
         checked = verify(text, context, question=query)
         if not checked.citations:
             return refusal(question, hits, query)

@@ -69,7 +69,7 @@ def supports(claim: str, chunk: Chunk, question: str = "", min_support: float = 
     new = toks - set(query_tokens(question)) if question else toks
     if not new:
         return False
-    ctoks = set(query_tokens(chunk.text))
+    ctoks = set(query_tokens(f"{chunk.label} {chunk.retrieval_text}"))  # naming the document and article is support
     if sum(1 for t in new if t in ctoks) / len(new) < min_support:
         return False
     quote = set(query_tokens(best_quote(body, chunk)))
