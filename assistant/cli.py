@@ -8,7 +8,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from assistant.settings import Settings, offline_env
+from assistant.settings_check import setting_error, unknown_settings
 from assistant.types import OUTCOME_LABELS, Answer, AssistantError, Hit
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {}
@@ -72,6 +75,8 @@ def print_answer(a: Answer) -> None:
 def cmd_ingest(args, settings) -> int:
     svc = _service(settings)
     report = svc.ingest(force=args.rebuild)
+    for w in report.warnings:
+        print(f"注意：{w}", file=sys.stderr)
     for f in report.failures:
         print(f"跳过 {f.error}", file=sys.stderr)
     print(report.summary())
@@ -165,7 +170,25 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("config", help="print the effective settings")
     for extend in EXTENSIONS:
         extend(sub)
+    _globals_after_verb(p)
     return p
+
+
+def _globals_after_verb(parser: argparse.ArgumentParser) -> None:
+    """Accept the global options after the verb too (`assistant kb stats --kb foo`), on every sub-command.
+
+    Their default is SUPPRESS there, so an option given before the verb is not reset by the sub-command."""
+    glob = [a for a in parser._actions if a.option_strings and a.dest != "help"]
+    todo = [parser]
+    while todo:
+        for action in todo.pop()._actions:
+            if not isinstance(action, argparse._SubParsersAction):
+                continue
+            for sp in action.choices.values():
+                for g in glob:
+                    if not any(o in sp._option_string_actions for o in g.option_strings):
+                        sp.add_argument(*g.option_strings, dest=g.dest, type=g.type, choices=g.choices, help=g.help, default=argparse.SUPPRESS)
+                todo.append(sp)
 
 
 # Modules that add verbs (serve, kb, llm, eval, draft) register a parser-extender here.
@@ -188,7 +211,12 @@ def main(argv: list[str] | None = None) -> int:
     _load_extensions()
     args = build_parser().parse_args(argv)
     try:
-        settings = _settings(args)
+        try:
+            settings = _settings(args)
+        except ValidationError as e:
+            raise setting_error(e) from None
+        for line in unknown_settings():
+            print(f"注意：{line}", file=sys.stderr)
         return COMMANDS[args.cmd](args, settings)
     except AssistantError as e:
         print(f"错误：{e}", file=sys.stderr)
@@ -196,11 +224,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("已中断；上一次成功的索引保持可用。", file=sys.stderr)
         return 130
-    except Exception as e:  # pydantic validation and similar: still one line
-        if type(e).__name__ == "ValidationError":
-            print(f"错误：invalid setting: {str(e).splitlines()[0]} — check ASSISTANT_* variables or assistant.toml", file=sys.stderr)
-            return 2
-        raise
 
 
 if __name__ == "__main__":

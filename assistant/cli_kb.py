@@ -65,10 +65,13 @@ def _print_report(report, as_json: bool) -> int:
             "chunks": report.chunks,
             "embedded": report.embedded,
             "seconds": round(report.seconds, 2),
+            "warnings": report.warnings,
             "files": [vars(f) for f in report.files],
         }
         print(json.dumps(data, ensure_ascii=False, indent=1))
     else:
+        for w in report.warnings:
+            print(f"注意：{w}", file=sys.stderr)
         for f in report.files:
             if f.status in PROBLEMS:
                 print(_file_line(f), file=sys.stderr)

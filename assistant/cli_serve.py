@@ -39,6 +39,8 @@ def cmd_serve(args, settings) -> int:
     if not args.no_ingest:
         print(f"正在更新索引：{settings.knowledge_dir}", file=sys.stderr)
         report = svc.ingest()
+        for w in report.warnings:
+            print(f"注意：{w}", file=sys.stderr)
         for f in report.failures:
             print(f"跳过 {f.error}", file=sys.stderr)
         print(report.summary(), file=sys.stderr)

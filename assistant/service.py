@@ -17,7 +17,7 @@ from assistant.store import current_generation, list_kbs, read_manifest
 from assistant.thesaurus import PACKAGED, Thesaurus, thesaurus_stamp
 from assistant.types import DOC_KINDS, Answer, AssistantError, Decision, Hit
 from ingest.loaders import LOADERS, IngestError, check_size, file_hash, supported
-from ingest.pipeline import FileResult, IngestReport, Progress, Source, document_status, ingest
+from ingest.pipeline import FileResult, IngestReport, Progress, Source, check_required, document_status, ingest
 
 Rewriter = Callable[[str, Sequence[tuple[str, str]]], str]
 
@@ -66,7 +66,7 @@ class AssistantService:
         return self.kb_dir / "uploads"
 
     def sources(self) -> list[Source]:
-        return [Source(self.settings.knowledge_dir), Source(self.uploads_dir, "uploads/")]
+        return [Source(self.settings.knowledge_dir, required=True), Source(self.uploads_dir, "uploads/")]
 
     def thesaurus(self) -> Thesaurus:
         """The packaged thesaurus plus the office's own 同义词*.tsv in the knowledge folder."""
@@ -122,6 +122,7 @@ class AssistantService:
         """
         if kind and kind not in DOC_KINDS:
             raise AssistantError(f"unknown document kind {kind!r}", f"use one of: {', '.join(DOC_KINDS)}")
+        check_required(self.sources())  # before copying anything: the ingest would refuse
         self.uploads_dir.mkdir(parents=True, exist_ok=True)
         kinds = self._kinds()
         excluded = self._excluded()

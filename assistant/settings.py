@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Literal
 
@@ -14,11 +15,26 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from assistant.types import AssistantError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _toml_path() -> Path:
-    return Path(os.environ.get("ASSISTANT_CONFIG", "assistant.toml"))
+def _toml_path() -> Path | None:
+    """$ASSISTANT_CONFIG (it must exist; set it empty for no file), else ./assistant.toml when there is one."""
+    named = os.environ.get("ASSISTANT_CONFIG")
+    if named is None:
+        default = Path("assistant.toml")
+        return default if default.is_file() else None
+    if not named.strip():
+        return None
+    path = Path(named)
+    if not path.is_file():
+        raise AssistantError(
+            f"ASSISTANT_CONFIG 指向的配置文件不存在：{path}",
+            "改正 ASSISTANT_CONFIG 的路径；不用配置文件时删除该变量或设为空（ASSISTANT_CONFIG=）",
+        )
+    return path
 
 
 class Settings(BaseSettings):
@@ -94,8 +110,11 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         path = _toml_path()
-        if path.is_file():
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        if path is not None:
+            try:
+                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+            except tomllib.TOMLDecodeError as e:
+                raise AssistantError(f"配置文件 {path} 不是有效的 TOML（{e}）", "按 README 的“Settings”示例改正该行，例如 top_k = 6、mode = \"hybrid\"") from None
         return tuple(sources)
 
     @property

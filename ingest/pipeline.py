@@ -44,6 +44,7 @@ class IngestReport:
     embedded: int = 0
     seconds: float = 0.0
     changed: bool = False
+    warnings: list[str] = field(default_factory=list)  # one line each, shown before the summary
 
     @property
     def failures(self) -> list[FileResult]:
@@ -60,10 +61,16 @@ class IngestReport:
 
 @dataclass(frozen=True)
 class Source:
-    """A folder whose files belong to the knowledge base; ``prefix`` keeps relative paths unique."""
+    """A folder whose files belong to the knowledge base; ``prefix`` keeps relative paths unique.
+
+    ``required``: the user's own knowledge folder. Missing, it stops the ingest (a mistyped path must not
+    empty the live index); empty, its documents stay in the index unless the ingest is forced (--rebuild).
+    """
 
     root: Path
     prefix: str = ""
+    required: bool = False
+    setting: str = "ASSISTANT_KNOWLEDGE_DIR"  # what the user changes to point at another folder
 
 
 def scan(sources: Sequence[Source], excluded: set[str] = frozenset()) -> tuple[dict[str, tuple[Path, Path]], list[FileResult]]:
@@ -84,6 +91,23 @@ def scan(sources: Sequence[Source], excluded: set[str] = frozenset()) -> tuple[d
             elif not p.name.startswith("~$"):
                 skipped.append(FileResult(rel, "skipped", error=f"{p.name}: unsupported file type {p.suffix or '(none)'}"))
     return files, skipped
+
+
+def check_required(sources: Sequence[Source]) -> None:
+    """Refuse to ingest from a knowledge folder that is not there (typo, unmounted drive)."""
+    for src in sources:
+        if src.required and not src.root.is_dir():
+            what = "不是文件夹" if src.root.exists() else "不存在"
+            raise AssistantError(
+                f"知识库文件夹{what}：{src.root}；未做任何改动，现有索引保持不变",
+                f"检查 {src.setting}（或 --knowledge-dir）的路径，或先创建该文件夹",
+            )
+
+
+def _from_source(rel: str, src: Source, sources: Sequence[Source]) -> bool:
+    """Whether an indexed path came from ``src`` (the source with the longest matching prefix)."""
+    best = max((s for s in sources if rel.startswith(s.prefix)), key=lambda s: len(s.prefix), default=None)
+    return best is src
 
 
 def label_versions(chunks: list[Chunk]) -> list[Chunk]:
@@ -122,6 +146,7 @@ def ingest(
     t0 = time.perf_counter()
     kinds = kinds or {}
     note = progress or (lambda frac, desc: None)
+    check_required(sources)
     with writer_lock(kb_dir):
         prev_gen = current_generation(kb_dir)
         prev_manifest = read_manifest(prev_gen)
@@ -137,6 +162,22 @@ def ingest(
         files, results = scan(sources, excluded)
         kept: list[tuple[Chunk, list[str]]] = []
         manifest_files: dict[str, dict] = {}
+        warnings: list[str] = []
+        for src in sources:
+            if not src.required or any(_from_source(rel, src, sources) for rel in files):
+                continue
+            held = [rel for rel in prev_manifest["files"] if _from_source(rel, src, sources)]
+            if held and not force:
+                # An empty folder is far more often a wrong path or an unmounted drive than a wish to delete everything.
+                warnings.append(
+                    f"知识库文件夹 {src.root} 中没有可入库的文件；保留索引中原有的 {len(held)} 个文件"
+                    f" — 检查 {src.setting} 的路径；确实要清空时运行 `assistant ingest --rebuild`"
+                )
+                for rel in held:
+                    manifest_files[rel] = prev_manifest["files"][rel]
+                    kept.extend((prev_chunks[i], prev_tokens[i]) for i in by_source.get(rel, []))
+            else:
+                warnings.append(f"知识库文件夹 {src.root} 中没有可入库的文件 — 把文档放进该文件夹，或检查 {src.setting} 的路径")
         seen_hashes: dict[str, str] = {}
         prev_failed: dict[str, dict] = prev_manifest.get("failed", {})
         failed_memo: dict[str, dict] = {}
@@ -157,7 +198,12 @@ def ingest(
                     manifest_files[rel] = old
                 continue
             except OSError as e:
-                results.append(FileResult(rel, "failed", error=f"{path.name}: cannot be read ({e.strerror}) — check permissions"))
+                keep_old = rel in by_source
+                note_old = "; the previous version stays in the index" if keep_old else ""
+                results.append(FileResult(rel, "failed", error=f"{path.name}: cannot be read ({e.strerror}){note_old} — check permissions"))
+                if keep_old:  # an unreadable file must not take its indexed version with it
+                    kept.extend((prev_chunks[i], prev_tokens[i]) for i in by_source[rel])
+                    manifest_files[rel] = old
                 continue
             digest = file_hash(data)
             if digest in seen_hashes:
@@ -220,7 +266,7 @@ def ingest(
             changed = True
             results.append(FileResult(rel, "removed"))
 
-        report = IngestReport(files=results)
+        report = IngestReport(files=results, warnings=warnings)
         if not changed and prev_gen is not None:
             report.generation = prev_gen.name
             report.chunks = len(prev_chunks)

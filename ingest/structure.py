@@ -7,31 +7,30 @@ import re
 CN_NUM = "零〇一二三四五六七八九十百千两"
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _UNITS = {"十": 10, "百": 100, "千": 1000}
+_BIG_UNITS = {"万": 10_000, "亿": 100_000_000}
 
 
 def cn_to_int(s: str) -> int:
-    """'一百二十三' -> 123, '十五' -> 15, '42' -> 42."""
+    """'一百二十三' -> 123, '十五' -> 15, '一万零五' -> 10005, '42' -> 42."""
     if s.isdigit():
         return int(s)
-    total, num = 0, 0
+    total, section, num = 0, 0, 0
     for ch in s:
         if ch in _DIGITS:
             num = _DIGITS[ch]
         elif ch in _UNITS:
-            total += (num or 1) * _UNITS[ch]
+            section += (num or 1) * _UNITS[ch]
             num = 0
+        elif ch in _BIG_UNITS:
+            total = (total + section + num) * _BIG_UNITS[ch] if ch == "亿" else total + (section + num) * _BIG_UNITS[ch]
+            section, num = 0, 0
         else:
             raise ValueError(f"not a Chinese numeral: {s}")
-    return total + num
+    return total + section + num
 
 
-def int_to_cn(n: int) -> str:
-    """123 -> '一百二十三' (the form used in 第N条)."""
+def _below_10000(n: int) -> str:
     digits = "零一二三四五六七八九"
-    if n < 10:
-        return digits[n]
-    if n < 20:
-        return "十" + (digits[n % 10] if n % 10 else "")
     out = ""
     for unit_value, unit in ((1000, "千"), (100, "百"), (10, "十")):
         q, n = divmod(n, unit_value)
@@ -42,6 +41,25 @@ def int_to_cn(n: int) -> str:
     if n:
         out += digits[n]
     return out.rstrip("零")
+
+
+def int_to_cn(n: int) -> str:
+    """123 -> '一百二十三', 10005 -> '一万零五' (the form used in 第N条); any non-negative int."""
+    if n < 0:
+        raise ValueError(f"negative number: {n}")
+    digits = "零一二三四五六七八九"
+    if n < 10:
+        return digits[n]
+    if n < 20:
+        return "十" + (digits[n % 10] if n % 10 else "")
+    for big, unit in ((10**8, "亿"), (10**4, "万")):
+        if n >= big:
+            head, rest = divmod(n, big)
+            tail = int_to_cn(rest) if rest >= 10 else (digits[rest] if rest else "")
+            if 10 <= rest < 20:
+                tail = "一" + tail  # 一万零一十五, not 一万零十五
+            return int_to_cn(head) + unit + ("零" if rest and rest < big // 10 else "") + tail
+    return _below_10000(n)
 
 
 # 第N条 at line start; the text may follow on the same line with or without a space.

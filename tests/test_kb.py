@@ -20,7 +20,7 @@ RULE = "# 作风建设规定\n\n第一条 严格执行中央八项规定精神�
 @pytest.fixture()
 def env(tmp_path, monkeypatch):
     """A knowledge folder, an index folder, and a runner for `assistant --index-dir … kb …` with the hash embedder."""
-    monkeypatch.setenv("ASSISTANT_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("ASSISTANT_CONFIG", "")  # empty: no config file
     kdir = tmp_path / "knowledge"
     kdir.mkdir()
     inbox = tmp_path / "inbox"

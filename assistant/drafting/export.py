@@ -196,14 +196,29 @@ def _setup(doc, fonts: str) -> None:
     _footers(doc, fonts)
 
 
-_SPECIAL = re.compile(rf"({MARKER.pattern}|{PLACEHOLDER.pattern}|{re.escape(UNSUPPORTED_MARK)})")
+_SPECIAL = re.compile(rf"{MARKER.pattern}|{PLACEHOLDER.pattern}|{re.escape(UNSUPPORTED_MARK)}")
+
+
+def special_parts(text: str) -> list[str]:
+    """``text`` cut into plain stretches and the special tokens ([n], 【待补充…】/**, 〔未找到依据〕), in order.
+
+    Not ``re.split``: MARKER has its own capturing group, which split returns as an extra part (a stray digit
+    after every citation)."""
+    parts: list[str] = []
+    at = 0
+    for m in _SPECIAL.finditer(text):
+        if m.start() > at:
+            parts.append(text[at : m.start()])
+        parts.append(m.group(0))
+        at = m.end()
+    if at < len(text):
+        parts.append(text[at:])
+    return parts
 
 
 def _body(paragraph: DocxParagraph, text: str) -> None:
     """Runs of body text; [n] as superscript, 【待补充】/** and 〔未找到依据〕 highlighted for the reviewer."""
-    for part in _SPECIAL.split(text):
-        if not part:
-            continue
+    for part in special_parts(text):
         run = paragraph.add_run(part)
         if MARKER.fullmatch(part):
             run.font.superscript = True

@@ -5,6 +5,7 @@ Everything the page loads is served by this process (local fonts, no CDN, no ana
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from assistant.service import AssistantService
 from assistant.settings import Settings, offline_env
 from assistant.types import Answer, AssistantError
 from assistant.ui import render
+
+log = logging.getLogger(__name__)
 
 TITLE = "全面从严治党知识库助手"
 EXAMPLES = ["一岗双责要求我做什么？", "党委主体责任包括哪些内容？", "纪委的监督责任是什么？"]
@@ -95,6 +98,83 @@ def _message(e: AssistantError) -> str:
     return f"{e.message} — {e.fix}" if e.fix else e.message
 
 
+INTERNAL_ERROR = "内部错误，本次操作未完成（详情已写入服务器日志） — 请重试；反复出现时把服务器终端的日志发给维护人员"
+
+
+def internal_error(what: str) -> str:
+    """The one line the page shows for a bug; the traceback goes to the server log, never to the page."""
+    log.exception("unexpected error in %s", what)
+    return INTERNAL_ERROR
+
+
+def guarded(fn: Callable) -> Callable:
+    """An event handler whose errors reach the page as one Chinese line: AssistantError as it is, anything else
+    as INTERNAL_ERROR with the traceback logged. gr.Error passes unchanged."""
+    import functools
+    import inspect
+
+    def convert(e: BaseException) -> gr.Error:
+        if isinstance(e, AssistantError):
+            return gr.Error(_message(e))
+        return gr.Error(internal_error(getattr(fn, "__name__", "handler")))
+
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def gen_wrapper(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except gr.Error:
+                raise
+            except Exception as e:  # noqa: BLE001 - the UI boundary: logged with its traceback by internal_error
+                raise convert(e) from None
+
+        return gen_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except Exception as e:  # noqa: BLE001 - the UI boundary: logged with its traceback by internal_error
+            raise convert(e) from None
+
+    return wrapper
+
+
+def parse_history(history: object) -> list[tuple[str, str]]:
+    """The /ask API's history, [[question, answer], ...] (or null); anything else is one Chinese error line."""
+    if history is None or history == "":
+        return []
+    fix = "history 应为 [[问题, 回答], …] 或 null，每项恰好两个字符串"
+    if not isinstance(history, (list, tuple)):
+        raise AssistantError(f"history 格式不对：应为列表，收到 {type(history).__name__}", fix)
+    pairs: list[tuple[str, str]] = []
+    for n, item in enumerate(history, 1):
+        if not isinstance(item, (list, tuple)) or len(item) != 2:
+            raise AssistantError(f"history 第 {n} 项格式不对：应为 [问题, 回答] 两项，收到 {str(item)[:40]!r}", fix)
+        q, a = item
+        if not all(x is None or isinstance(x, str) for x in (q, a)):
+            raise AssistantError(f"history 第 {n} 项格式不对：问题和回答都应是字符串", fix)
+        pairs.append((q or "", a or ""))
+    return pairs
+
+
+def ask_api(service: AssistantService, question: str, history: object = None, mode: str = "") -> dict:
+    """The /ask endpoint: validated input, the answer as a dict, every error as one Chinese line (gr.Error)."""
+    try:
+        if not isinstance(question, str):
+            raise AssistantError("question 应为字符串", "把问题作为文字传入")
+        if mode and mode not in ("bm25", "vector", "hybrid"):
+            raise AssistantError(f"mode 的值 {mode!r} 无效", "用 bm25、vector、hybrid 之一，或留空用默认方式")
+        return service.ask(question, parse_history(history), mode or None).to_dict()
+    except AssistantError as e:
+        raise gr.Error(_message(e)) from None
+    except Exception:  # noqa: BLE001 - the API boundary: logged with its traceback by internal_error
+        raise gr.Error(internal_error("/ask")) from None
+
+
 def _chat_fn(service: AssistantService):
     def respond(question: str, turns: list[Turn], mode: str) -> Iterator[tuple]:
         """Stream one answer; yields (chatbot messages, turns, sources panel)."""
@@ -115,6 +195,10 @@ def _chat_fn(service: AssistantService):
                     yield _messages(turns, (question, render.streaming_html(text))), turns, gr.skip()
         except AssistantError as e:
             turns.append({"q": question, "a": "", "html": render.error_html(_message(e))})
+            yield _messages(turns), turns, render.sources_html(None)
+            return
+        except Exception:  # noqa: BLE001 - the UI boundary: logged with its traceback, the page gets one line
+            turns.append({"q": question, "a": "", "html": render.error_html(internal_error("chat"))})
             yield _messages(turns), turns, render.sources_html(None)
             return
         if answer is None:  # an answerer that ends without its Answer broke the protocol
@@ -220,7 +304,7 @@ def _build_kb_tab(service: AssistantService) -> tuple[Callable[[], tuple], list]
             report = service.add_files([Path(p) for p in paths], kind, progress=_progress_cb(progress))
         except AssistantError as e:
             raise gr.Error(_message(e)) from e
-        return (render.ingest_html(report.summary(), [f.error for f in report.failures]), None, *view())
+        return (render.ingest_html(report.summary(), [*report.warnings, *(f.error for f in report.failures)]), None, *view())
 
     def remove_file(rel: str | None, progress=gr.Progress()) -> tuple:  # noqa: B008
         if not rel:
@@ -232,9 +316,9 @@ def _build_kb_tab(service: AssistantService) -> tuple[Callable[[], tuple], list]
         return (render.ingest_html(f"已移除 {rel}。" + report.summary(), []), *view())
 
     kb_outs = [stats, table, target]
-    add.click(add_files, [files, kind], [result, files, *kb_outs], api_visibility="private")
-    remove.click(remove_file, target, [result, *kb_outs], api_visibility="private")
-    refresh.click(view, None, kb_outs, api_visibility="private")
+    add.click(guarded(add_files), [files, kind], [result, files, *kb_outs], api_visibility="private")
+    remove.click(guarded(remove_file), target, [result, *kb_outs], api_visibility="private")
+    refresh.click(guarded(view), None, kb_outs, api_visibility="private")
     return view, kb_outs
 
 
@@ -252,15 +336,11 @@ def build_app(service: AssistantService, extra_tabs: Sequence[Callable[[Assistan
             kb_view, kb_outs = _build_kb_tab(service)
             for add_tab in extra_tabs:
                 add_tab(service)
-        demo.load(kb_view, None, kb_outs, api_visibility="private")
+        demo.load(guarded(kb_view), None, kb_outs, api_visibility="private")
 
         def ask(question: str, history: list[list[str]] | None = None, mode: str = "") -> dict:
             """Answer one question from the knowledge base; history is [[question, answer], ...]."""
-            try:
-                answer = service.ask(question, [(q, a) for q, a in (history or [])], mode or None)
-            except AssistantError as e:
-                raise gr.Error(_message(e)) from e
-            return answer.to_dict()
+            return ask_api(service, question, history, mode)
 
         gr.api(ask, api_name="ask")
     return demo

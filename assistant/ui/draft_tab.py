@@ -13,16 +13,16 @@ import gradio as gr
 from assistant.answering.verify import MARKER, UNSUPPORTED_MARK
 from assistant.drafting import Draft, draft, load_facts, parse_outline, propose_outline
 from assistant.drafting.check import PLACEHOLDER
-from assistant.drafting.export import to_docx, to_markdown_file
+from assistant.drafting.export import special_parts, to_docx, to_markdown_file
 from assistant.protocols import ChatModel
 from assistant.types import AssistantError
+from assistant.ui.app import guarded
 
 INTRO = (
     "先生成提纲（按知识库中往年报告的“一、（一）一是”层次和措辞），修改后再撰写。"
     "制度要求只引用法规制度，本单位的做法和数字只来自你提供的事实材料和责任清单；往年报告只作文风参考。"
     "缺少的内容以【待补充】标出，未知数字写作 **。"
 )
-_SPECIAL = re.compile(rf"({MARKER.pattern}|{PLACEHOLDER.pattern}|{re.escape(UNSUPPORTED_MARK)})")
 
 
 def _message(e: AssistantError) -> str:
@@ -33,9 +33,7 @@ def paragraph_html(text: str, draft_: Draft) -> str:
     """Escaped paragraph; [n] shows its source on hover, placeholders and unsupported claims are marked."""
     by_n = {c.n: c for c in draft_.citations}
     out = []
-    for part in _SPECIAL.split(text):
-        if not part:
-            continue
+    for part in special_parts(text):
         m = MARKER.fullmatch(part)
         if m and int(m.group(1)) in by_n:
             c = by_n[int(m.group(1))]
@@ -168,5 +166,5 @@ def build_draft_tab(service, chat_model: ChatModel | None = None) -> None:
                 return f"错误：{_message(e)}", gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return status_markdown(d), draft_html(d), sources_html(d), str(docx_path), str(md_path)
 
-        outline_btn.click(on_outline, [topic, use_llm], [outline, status], api_visibility="private")
-        write_btn.click(on_write, [topic, outline, files, facts_text, use_llm], [status, body, sources, docx_out, md_out], api_visibility="private")
+        outline_btn.click(guarded(on_outline), [topic, use_llm], [outline, status], api_visibility="private")
+        write_btn.click(guarded(on_write), [topic, outline, files, facts_text, use_llm], [status, body, sources, docx_out, md_out], api_visibility="private")

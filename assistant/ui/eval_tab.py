@@ -10,6 +10,7 @@ import gradio as gr
 
 from assistant.service import AssistantService
 from assistant.types import AssistantError
+from assistant.ui.app import guarded
 
 MODES = [("混合检索", "hybrid"), ("关键词（BM25）", "bm25"), ("向量检索", "vector")]
 MAX_RUNS = 4  # runs kept side by side in one browser session
@@ -49,7 +50,7 @@ def run_eval(service: AssistantService, set_name, upload, mode, limit, runs, pro
     out = Path(tempfile.mkdtemp(prefix="assistant-eval-"))
     report = write_report(runs, out, path)
     headers = ["指标"] + [r.name for r in runs]
-    summary = summary_rows(runs, chinese=True)
+    summary = undefined_refusal_as_na(summary_rows(runs, chinese=True), runs)
     s = run.summary
     status = (
         f"**{path.name}**：{s['questions']} 题（可回答 {s['answerable']}，不可回答 {s['unanswerable']}），"
@@ -65,6 +66,24 @@ def run_eval(service: AssistantService, set_name, upload, mode, limit, runs, pro
         files,
         runs,
     )
+
+
+# Refusal metrics take the unanswerable questions as positives: on a set without any they are undefined, not 0.
+REFUSAL_KEYS = ("refusal_precision", "refusal_recall", "refusal_f1")
+
+
+def undefined_refusal_as_na(rows: list[list[str]], runs) -> list[list[str]]:
+    """The summary table with n/a for the refusal metrics of each run whose set has no unanswerable questions."""
+    from evals.report import TABLE
+
+    out = [list(r) for r in rows]
+    for i, (key, _en, _zh) in enumerate(TABLE):
+        if key not in REFUSAL_KEYS or i >= len(out):
+            continue
+        for j, run in enumerate(runs, start=1):
+            if not run.summary.get("unanswerable"):
+                out[i][j] = "n/a"
+    return out
 
 
 def build_eval_tab(service: AssistantService) -> None:
@@ -100,7 +119,7 @@ def build_eval_tab(service: AssistantService) -> None:
                 raise gr.Error(f"{e.message}" + (f" — {e.fix}" if e.fix else "")) from None
 
         run_btn.click(
-            on_run,
+            guarded(on_run),
             inputs=[set_name, upload, mode, limit, runs],
             outputs=[status, summary, metrics_img, relevance_img, worst, files, runs],
         )
