@@ -210,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     offline_env()
     _load_extensions()
     args = build_parser().parse_args(argv)
+    settings = None
     try:
         try:
             settings = _settings(args)
@@ -220,6 +221,16 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.cmd](args, settings)
     except AssistantError as e:
         print(f"错误：{e}", file=sys.stderr)
+        return 2
+    except Exception:
+        # A damaged index file (truncated bm25, broken chroma database) shows as whatever its reader raised:
+        # name the file and the repair instead. Anything else is a bug and keeps its traceback.
+        from assistant.store import diagnose
+
+        damage = diagnose(settings.kb_dir) if settings is not None else None
+        if damage is None:
+            raise
+        print(f"错误：{damage}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("已中断；上一次成功的索引保持可用。", file=sys.stderr)

@@ -28,7 +28,7 @@ PROBLEMS = ("failed", "duplicate", "skipped")
 
 
 def _extend(sub) -> None:
-    kb = sub.add_parser("kb", help="manage knowledge bases: list, add, remove, rebuild, stats (name with --kb)")
+    kb = sub.add_parser("kb", help="manage knowledge bases: list, add, remove, rebuild, stats, repair (name with --kb)")
     verbs = kb.add_subparsers(dest="kb_cmd", required=True)
     s = verbs.add_parser("list", help="documents of this knowledge base with their status, and the other knowledge bases")
     s.add_argument("--json", action="store_true")
@@ -42,6 +42,8 @@ def _extend(sub) -> None:
     s = verbs.add_parser("rebuild", help="re-read, re-chunk and re-embed every document")
     s.add_argument("--json", action="store_true")
     s = verbs.add_parser("stats", help="size of the index, documents per kind, failures")
+    s.add_argument("--json", action="store_true")
+    s = verbs.add_parser("repair", help="check the live index files; when one is damaged, rebuild the index from the source files")
     s.add_argument("--json", action="store_true")
 
 
@@ -98,7 +100,25 @@ def cmd_kb(args, settings) -> int:
         return _print_report(svc.ingest(force=True, show_bar=not args.json), args.json)
     if verb == "stats":
         return _stats(svc, args.json)
-    raise AssistantError(f"unknown kb command {verb}", "use list, add, remove, rebuild or stats")
+    if verb == "repair":
+        return _repair(svc, args.json)
+    raise AssistantError(f"unknown kb command {verb}", "use list, add, remove, rebuild, stats or repair")
+
+
+def _repair(svc, as_json: bool) -> int:
+    from assistant.store import check_generation, current_generation
+
+    gen = current_generation(svc.kb_dir)
+    problem = check_generation(gen) if gen is not None else "没有索引"
+    if not problem:
+        if as_json:
+            print(json.dumps({"damaged": "", "generation": gen.name}, ensure_ascii=False))
+        else:
+            print(f"索引完好（{gen.name}），无需修复。")
+        return 0
+    if not as_json:
+        print(f"发现问题：{problem}；正在从源文件重建索引…", file=sys.stderr)
+    return _print_report(svc.ingest(force=True, show_bar=not as_json), as_json)
 
 
 def _list(svc, as_json: bool) -> int:

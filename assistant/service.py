@@ -13,7 +13,7 @@ from assistant.answering.gate import Gate
 from assistant.protocols import Answerer, Embedder
 from assistant.retrieval import IndexReader, make_retriever
 from assistant.settings import Settings
-from assistant.store import current_generation, list_kbs, read_manifest
+from assistant.store import current_generation, ensure_intact, list_kbs, read_manifest
 from assistant.thesaurus import PACKAGED, Thesaurus, thesaurus_stamp
 from assistant.types import DOC_KINDS, Answer, AssistantError, Decision, Hit
 from ingest.loaders import LOADERS, IngestError, check_size, file_hash, supported
@@ -77,6 +77,7 @@ class AssistantService:
     def reader(self) -> IndexReader:
         """The live index; a newer generation or an edited thesaurus file is picked up on the next question."""
         stamp = thesaurus_stamp(self.settings.knowledge_dir) if self.settings.thesaurus else ()
+        ensure_intact(self.kb_dir)  # a damaged index file is named with its repair, not left to the reader's traceback
         if self._reader is None:
             self._reader = IndexReader(self.kb_dir, self.thesaurus())
         else:

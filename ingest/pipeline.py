@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -12,7 +13,15 @@ from pathlib import Path
 from tqdm import tqdm
 
 from assistant.protocols import Embedder
-from assistant.store import GenerationWriter, current_generation, read_chunks, read_manifest, writer_lock
+from assistant.store import (
+    GenerationWriter,
+    check_generation,
+    current_generation,
+    damage_error,
+    read_chunks,
+    read_manifest,
+    writer_lock,
+)
 from assistant.text import tokenize
 from assistant.thesaurus import is_thesaurus_file
 from assistant.types import AssistantError, Chunk
@@ -93,6 +102,14 @@ def scan(sources: Sequence[Source], excluded: set[str] = frozenset()) -> tuple[d
     return files, skipped
 
 
+def _disk_full(e: BaseException) -> bool:
+    """ENOSPC from Python, or sqlite's 'database or disk is full' as chroma reports it."""
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(e).lower()
+    return "disk is full" in text or "no space left" in text or "(code: 13)" in text
+
+
 def check_required(sources: Sequence[Source]) -> None:
     """Refuse to ingest from a knowledge folder that is not there (typo, unmounted drive)."""
     for src in sources:
@@ -149,6 +166,14 @@ def ingest(
     check_required(sources)
     with writer_lock(kb_dir):
         prev_gen = current_generation(kb_dir)
+        warnings: list[str] = []
+        damaged = check_generation(prev_gen) if prev_gen is not None else ""
+        seed = not damaged
+        if damaged and not force:
+            raise damage_error(kb_dir, damaged)
+        if damaged:  # a forced rebuild (kb repair / --rebuild) starts from the source files alone
+            warnings.append(f"当前索引已损坏（{prev_gen.name}/{damaged}），本次从源文件完整重建")
+            prev_gen = None
         prev_manifest = read_manifest(prev_gen)
         prev_chunks, prev_tokens = read_chunks(prev_gen)
         same_model = prev_manifest.get("embedder") == embedder.name
@@ -162,7 +187,6 @@ def ingest(
         files, results = scan(sources, excluded)
         kept: list[tuple[Chunk, list[str]]] = []
         manifest_files: dict[str, dict] = {}
-        warnings: list[str] = []
         for src in sources:
             if not src.required or any(_from_source(rel, src, sources) for rel in files):
                 continue
@@ -276,7 +300,7 @@ def ingest(
 
         chunks = label_versions([c for c, _ in kept])
         tokens = [t for _, t in kept]
-        writer = GenerationWriter(kb_dir)
+        writer = GenerationWriter(kb_dir, seed=seed)
         try:
             collection = writer.open_collection(embedder.dim, embedder.name)
             existing = set(collection.get(include=[])["ids"]) if collection.count() else set()
@@ -313,8 +337,13 @@ def ingest(
                 "chunker": chunker,
             }
             writer.commit(manifest)
-        except BaseException:
+        except BaseException as e:
             writer.abort()
+            if _disk_full(e):
+                raise AssistantError(
+                    f"磁盘空间不足，新索引没有写完（{kb_dir}）；已删除写了一半的文件，上一次的索引保持不变",
+                    f"在 {kb_dir} 所在的磁盘上腾出空间后重新运行 `assistant ingest`",
+                ) from None
             raise
         report.generation = writer.path.name
         report.chunks = len(chunks)

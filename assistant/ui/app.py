@@ -101,13 +101,20 @@ def _message(e: AssistantError) -> str:
 INTERNAL_ERROR = "内部错误，本次操作未完成（详情已写入服务器日志） — 请重试；反复出现时把服务器终端的日志发给维护人员"
 
 
-def internal_error(what: str) -> str:
-    """The one line the page shows for a bug; the traceback goes to the server log, never to the page."""
+def internal_error(what: str, service: AssistantService | None = None) -> str:
+    """The one line the page shows for an unexpected error: a damaged index file with its repair, else
+    INTERNAL_ERROR. The traceback goes to the server log, never to the page."""
     log.exception("unexpected error in %s", what)
+    if service is not None:
+        from assistant.store import diagnose
+
+        damage = diagnose(service.kb_dir)
+        if damage is not None:
+            return _message(damage)
     return INTERNAL_ERROR
 
 
-def guarded(fn: Callable) -> Callable:
+def guarded(fn: Callable, service: AssistantService | None = None) -> Callable:
     """An event handler whose errors reach the page as one Chinese line: AssistantError as it is, anything else
     as INTERNAL_ERROR with the traceback logged. gr.Error passes unchanged."""
     import functools
@@ -116,7 +123,7 @@ def guarded(fn: Callable) -> Callable:
     def convert(e: BaseException) -> gr.Error:
         if isinstance(e, AssistantError):
             return gr.Error(_message(e))
-        return gr.Error(internal_error(getattr(fn, "__name__", "handler")))
+        return gr.Error(internal_error(getattr(fn, "__name__", "handler"), service))
 
     if inspect.isgeneratorfunction(fn):
 
@@ -172,7 +179,7 @@ def ask_api(service: AssistantService, question: str, history: object = None, mo
     except AssistantError as e:
         raise gr.Error(_message(e)) from None
     except Exception:  # noqa: BLE001 - the API boundary: logged with its traceback by internal_error
-        raise gr.Error(internal_error("/ask")) from None
+        raise gr.Error(internal_error("/ask", service)) from None
 
 
 def _chat_fn(service: AssistantService):
@@ -198,7 +205,7 @@ def _chat_fn(service: AssistantService):
             yield _messages(turns), turns, render.sources_html(None)
             return
         except Exception:  # noqa: BLE001 - the UI boundary: logged with its traceback, the page gets one line
-            turns.append({"q": question, "a": "", "html": render.error_html(internal_error("chat"))})
+            turns.append({"q": question, "a": "", "html": render.error_html(internal_error("chat", service))})
             yield _messages(turns), turns, render.sources_html(None)
             return
         if answer is None:  # an answerer that ends without its Answer broke the protocol
@@ -316,9 +323,9 @@ def _build_kb_tab(service: AssistantService) -> tuple[Callable[[], tuple], list]
         return (render.ingest_html(f"已移除 {rel}。" + report.summary(), []), *view())
 
     kb_outs = [stats, table, target]
-    add.click(guarded(add_files), [files, kind], [result, files, *kb_outs], api_visibility="private")
-    remove.click(guarded(remove_file), target, [result, *kb_outs], api_visibility="private")
-    refresh.click(guarded(view), None, kb_outs, api_visibility="private")
+    add.click(guarded(add_files, service), [files, kind], [result, files, *kb_outs], api_visibility="private")
+    remove.click(guarded(remove_file, service), target, [result, *kb_outs], api_visibility="private")
+    refresh.click(guarded(view, service), None, kb_outs, api_visibility="private")
     return view, kb_outs
 
 
@@ -336,7 +343,7 @@ def build_app(service: AssistantService, extra_tabs: Sequence[Callable[[Assistan
             kb_view, kb_outs = _build_kb_tab(service)
             for add_tab in extra_tabs:
                 add_tab(service)
-        demo.load(guarded(kb_view), None, kb_outs, api_visibility="private")
+        demo.load(guarded(kb_view, service), None, kb_outs, api_visibility="private")
 
         def ask(question: str, history: list[list[str]] | None = None, mode: str = "") -> dict:
             """Answer one question from the knowledge base; history is [[question, answer], ...]."""

@@ -166,5 +166,5 @@ def build_draft_tab(service, chat_model: ChatModel | None = None) -> None:
                 return f"错误：{_message(e)}", gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return status_markdown(d), draft_html(d), sources_html(d), str(docx_path), str(md_path)
 
-        outline_btn.click(guarded(on_outline), [topic, use_llm], [outline, status], api_visibility="private")
-        write_btn.click(guarded(on_write), [topic, outline, files, facts_text, use_llm], [status, body, sources, docx_out, md_out], api_visibility="private")
+        outline_btn.click(guarded(on_outline, service), [topic, use_llm], [outline, status], api_visibility="private")
+        write_btn.click(guarded(on_write, service), [topic, outline, files, facts_text, use_llm], [status, body, sources, docx_out, md_out], api_visibility="private")

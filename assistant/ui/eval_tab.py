@@ -119,7 +119,7 @@ def build_eval_tab(service: AssistantService) -> None:
                 raise gr.Error(f"{e.message}" + (f" — {e.fix}" if e.fix else "")) from None
 
         run_btn.click(
-            guarded(on_run),
+            guarded(on_run, service),
             inputs=[set_name, upload, mode, limit, runs],
             outputs=[status, summary, metrics_img, relevance_img, worst, files, runs],
         )
