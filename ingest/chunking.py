@@ -150,7 +150,8 @@ def _split_long(block: _Block, text: str, max_chars: int, by_items: bool) -> lis
         cursor = pos
         for sent in sentences(line):
             i = text.index(sent, cursor)
-            units.append((i, i + len(sent)))
+            # A "sentence" with no end in sight (a 10 MB line without 。) is cut at max_chars, so no chunk is huge.
+            units.extend((j, min(j + max_chars, i + len(sent))) for j in range(i, i + len(sent), max_chars))
             cursor = i + len(sent)
     parts: list[list[tuple[int, int]]] = [[]]
     for unit in units:

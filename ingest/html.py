@@ -45,6 +45,13 @@ def load_html(path: Path) -> tuple[str, dict]:
     data = path.read_bytes()
     if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise IngestError(path, "looks like a binary file, not HTML", "save the page as HTML or use its real extension")
+    try:
+        return _load_html(path, data, BeautifulSoup, PreformattedString)
+    except RecursionError:
+        raise IngestError(path, "has HTML nested too deeply to read", "save the page again from a browser (另存为) or copy its text into a .txt file") from None
+
+
+def _load_html(path: Path, data: bytes, BeautifulSoup, PreformattedString) -> tuple[str, dict]:  # noqa: N803 - the imported classes
     soup = BeautifulSoup(data, "html.parser")  # detects <meta charset> (GBK pages are common on .gov.cn)
     if soup.original_encoding in ("windows-1252", "iso-8859-1") and re.search(rb"[\x80-\xff]", data):
         # No declared charset and not UTF-8: Chinese pages without a charset are GBK.

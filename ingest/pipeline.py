@@ -89,10 +89,14 @@ def scan(sources: Sequence[Source], excluded: set[str] = frozenset()) -> tuple[d
     for src in sources:
         if not src.root.is_dir():
             continue
-        for p in sorted(src.root.rglob("*")):
-            if not p.is_file() or any(part.startswith(".") for part in p.relative_to(src.root).parts):
+        for p in sorted(src.root.rglob("*")):  # symlinked folders are not followed, so a link loop ends here
+            if any(part.startswith(".") for part in p.relative_to(src.root).parts):
                 continue
             rel = src.prefix + p.relative_to(src.root).as_posix()
+            if not p.is_file():
+                if p.is_symlink() and not p.exists() and supported(p) and rel not in excluded:
+                    skipped.append(FileResult(rel, "skipped", error=f"{p.name}: 是指向不存在文件的链接或循环链接 — 删除或修正这个符号链接"))
+                continue
             if rel in excluded or p.name.lower() in SKIP_NAMES or is_thesaurus_file(p.name):
                 continue
             if supported(p):

@@ -156,6 +156,9 @@ def _single_sheet_name(name: str, multi: bool) -> str:
 # ---------------------------------------------------------------- .xlsx
 
 
+MAX_UNPACKED = 256 * 2**20  # bytes a .docx/.xlsx may unpack to
+
+
 def check_office_container(path: Path, data: bytes, what: str) -> None:
     """Office 2007+ files are zip archives; an OLE file under that name is encrypted or an old-format file."""
     if data.startswith(OLE_MAGIC):
@@ -164,6 +167,17 @@ def check_office_container(path: Path, data: bytes, what: str) -> None:
         raise IngestError(path, f"is an old binary Office file named as {path.suffix}", f"save it as a real {what} or rename it to its real extension")
     if not zipfile.is_zipfile(io.BytesIO(data)):
         raise IngestError(path, f"is damaged or not a real {path.suffix} file", f"re-save it as {what} and try again")
+    try:
+        unpacked = sum(i.file_size for i in zipfile.ZipFile(io.BytesIO(data)).infolist())
+    except (zipfile.BadZipFile, ValueError, OSError) as e:
+        raise IngestError(path, f"is damaged or not a real {path.suffix} file ({type(e).__name__})", f"re-save it as {what} and try again") from None
+    # A zip bomb: real Office files unpack to a few times their size, never to hundreds of MiB from a small file.
+    if unpacked > MAX_UNPACKED or (unpacked > 20 * 2**20 and unpacked > 100 * len(data)):
+        raise IngestError(
+            path,
+            f"unpacks to {unpacked / 2**20:.0f} MiB from {len(data) / 2**20:.1f} MiB (a zip bomb or a damaged file)",
+            f"open and re-save it in Office/WPS; files over {MAX_UNPACKED // 2**20} MiB unpacked are refused",
+        )
 
 
 def load_xlsx(path: Path) -> tuple[str, dict]:
