@@ -14,12 +14,21 @@ from ingest.chunking import row_line
 MAX_BYTES = 50 * 1024 * 1024
 
 
+def one_line(text: str) -> str:
+    """A path or name inside a one-line message: a newline or tab in it is shown as \\n or \\t."""
+    return text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+
+
+def shown_name(path: Path | str) -> str:
+    return one_line(Path(path).name)
+
+
 class IngestError(AssistantError):
     """A file that cannot be ingested; str() is the one-line message naming the file and the fix."""
 
     def __init__(self, path: Path | str, cause: str, fix: str) -> None:
         self.path = str(path)
-        super().__init__(f"{Path(path).name}: {cause}", fix)
+        super().__init__(f"{shown_name(path)}: {cause}", fix)
 
 
 def decode_text(data: bytes, path: Path) -> str:

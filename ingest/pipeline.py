@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import json
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from assistant.text import tokenize
 from assistant.thesaurus import is_thesaurus_file
 from assistant.types import AssistantError, Chunk
 from ingest.chunking import CHUNKER_VERSION, chunk_document
-from ingest.loaders import IngestError, check_size, file_hash, load_document, supported
+from ingest.loaders import IngestError, check_size, file_hash, load_document, one_line, shown_name, supported
 
 VERSIONS = json.loads((Path(__file__).resolve().parent.parent / "assistant" / "resources" / "versions.json").read_text("utf-8"))
 # Housekeeping files that sit beside documents but are not knowledge (a corpus MANIFEST lists what is *missing*).
@@ -95,14 +96,14 @@ def scan(sources: Sequence[Source], excluded: set[str] = frozenset()) -> tuple[d
             rel = src.prefix + p.relative_to(src.root).as_posix()
             if not p.is_file():
                 if p.is_symlink() and not p.exists() and supported(p) and rel not in excluded:
-                    skipped.append(FileResult(rel, "skipped", error=f"{p.name}: 是指向不存在文件的链接或循环链接 — 删除或修正这个符号链接"))
+                    skipped.append(FileResult(rel, "skipped", error=f"{shown_name(p)}: 是指向不存在文件的链接或循环链接 — 删除或修正这个符号链接"))
                 continue
             if rel in excluded or p.name.lower() in SKIP_NAMES or is_thesaurus_file(p.name):
                 continue
             if supported(p):
                 files[rel] = (p, src.root)
             elif not p.name.startswith("~$"):
-                skipped.append(FileResult(rel, "skipped", error=f"{p.name}: unsupported file type {p.suffix or '(none)'}"))
+                skipped.append(FileResult(rel, "skipped", error=f"{shown_name(p)}: unsupported file type {p.suffix or '(none)'}"))
     return files, skipped
 
 
@@ -112,6 +113,14 @@ def _disk_full(e: BaseException) -> bool:
         return True
     text = str(e).lower()
     return "disk is full" in text or "no space left" in text or "(code: 13)" in text
+
+
+def _nearly_full(path: Path) -> bool:
+    """Chroma's own error for a full disk does not say so ("Error in compaction…"): ask the file system."""
+    try:
+        return shutil.disk_usage(path).free < 2 * 2**20
+    except OSError:
+        return False
 
 
 def check_required(sources: Sequence[Source]) -> None:
@@ -228,14 +237,14 @@ def ingest(
             except OSError as e:
                 keep_old = rel in by_source
                 note_old = "; the previous version stays in the index" if keep_old else ""
-                results.append(FileResult(rel, "failed", error=f"{path.name}: cannot be read ({e.strerror}){note_old} — check permissions"))
+                results.append(FileResult(rel, "failed", error=f"{shown_name(path)}: cannot be read ({e.strerror}){note_old} — check permissions"))
                 if keep_old:  # an unreadable file must not take its indexed version with it
                     kept.extend((prev_chunks[i], prev_tokens[i]) for i in by_source[rel])
                     manifest_files[rel] = old
                 continue
             digest = file_hash(data)
             if digest in seen_hashes:
-                results.append(FileResult(rel, "duplicate", error=f"{path.name}: same content as {seen_hashes[digest]} — remove one copy"))
+                results.append(FileResult(rel, "duplicate", error=f"{shown_name(path)}: same content as {one_line(seen_hashes[digest])} — remove one copy"))
                 continue
             seen_hashes[digest] = rel
             kind = kinds.get(rel, "")
@@ -270,7 +279,7 @@ def ingest(
                     manifest_files[rel] = old
                 continue
             except Exception as e:  # a parser crash on one file must not stop the batch
-                msg = f"{path.name}: could not be parsed ({type(e).__name__}: {str(e)[:200]}) — re-save it in a standard format"
+                msg = f"{shown_name(path)}: could not be parsed ({type(e).__name__}: {str(e)[:200]}) — re-save it in a standard format"
                 results.append(FileResult(rel, "failed", error=msg))
                 failed_memo[rel] = {"sha256": digest, "kind_override": kind, "error": msg}
                 if rel in by_source:
@@ -342,8 +351,9 @@ def ingest(
             }
             writer.commit(manifest)
         except BaseException as e:
+            full = isinstance(e, Exception) and (_disk_full(e) or _nearly_full(kb_dir))
             writer.abort()
-            if _disk_full(e):
+            if full:
                 raise AssistantError(
                     f"磁盘空间不足，新索引没有写完（{kb_dir}）；已删除写了一半的文件，上一次的索引保持不变",
                     f"在 {kb_dir} 所在的磁盘上腾出空间后重新运行 `assistant ingest`",
@@ -391,7 +401,7 @@ def document_status(
         kind = kinds.get(rel, "")
         memo = failed.get(rel)
         if digest in seen:
-            entry.update(status="duplicate", error=f"{path.name}: same content as {seen[digest]} — remove one copy")
+            entry.update(status="duplicate", error=f"{shown_name(path)}: same content as {one_line(seen[digest])} — remove one copy")
         elif memo and memo.get("sha256") == digest and memo.get("kind_override", "") == kind:
             entry.update(status="failed", error=memo.get("error", ""))
         elif old.get("sha256") == digest and old.get("kind_override", "") == kind:
