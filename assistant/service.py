@@ -133,11 +133,11 @@ class AssistantService:
         for p in map(Path, paths):
             rel = f"uploads/{p.name}"
             if not p.is_file():
-                refused.append(FileResult(rel, "failed", error=f"{p}: no such file — check the path"))
+                refused.append(FileResult(rel, "failed", error=f"{p}: 文件不存在 — 检查路径"))
                 continue
             if not supported(p):
                 exts = " ".join(sorted(LOADERS))
-                refused.append(FileResult(rel, "skipped", error=f"{p.name}: unsupported file type {p.suffix or '(none)'} — use one of: {exts}"))
+                refused.append(FileResult(rel, "skipped", error=f"{p.name}: 文件类型 {p.suffix or '（无扩展名）'} 不受支持 — 转换为以下类型之一：{exts}"))
                 continue
             try:
                 check_size(p)
@@ -147,7 +147,7 @@ class AssistantService:
                 continue
             same = known.get(digest)
             if same and same != rel:
-                refused.append(FileResult(rel, "duplicate", error=f"{p.name}: same content as {same}, already in the knowledge base"))
+                refused.append(FileResult(rel, "duplicate", error=f"{p.name}: 与知识库中的 {same} 内容相同 — 不必重复导入"))
                 continue
             known[digest] = rel
             target = self.uploads_dir / p.name

@@ -6,8 +6,9 @@ Full size: ≥200 bad files (with a 10 MB single line, 20,000-row tables, HTML n
 random points of a rebuild, a full tmpfs, two ingests at once, questions during rebuilds and every damaged index
 file (chroma, each bm25 file, chunks, manifest × truncate/flip/delete). For each fault: inputs tried, handled
 cleanly (one line naming the file and the fix, or accepted as a document; exit code 2 for a refused command),
-index intact (the baseline questions answered with the same citations afterwards) and data lost (baseline
-documents that lost chunks; target 0). Exit code 1 if anything was not handled cleanly.
+index intact (checks after which the baseline questions got the same outcome and citations, in BM25 mode; where
+bad files were accepted as documents, the same outcome and first citation) and data lost (baseline documents that
+lost chunks; target 0). Exit code 1 if anything was not handled cleanly.
 """
 
 from __future__ import annotations

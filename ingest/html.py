@@ -44,11 +44,11 @@ def load_html(path: Path) -> tuple[str, dict]:
 
     data = path.read_bytes()
     if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise IngestError(path, "looks like a binary file, not HTML", "save the page as HTML or use its real extension")
+        raise IngestError(path, "看起来是二进制文件，不是 HTML 网页", "把网页另存为 HTML，或改回它真实的扩展名")
     try:
         return _load_html(path, data, BeautifulSoup, PreformattedString)
     except RecursionError:
-        raise IngestError(path, "has HTML nested too deeply to read", "save the page again from a browser (另存为) or copy its text into a .txt file") from None
+        raise IngestError(path, "HTML 嵌套层数过深，无法读取", "在浏览器中把网页重新“另存为”，或把正文复制到 .txt 文件") from None
 
 
 def _load_html(path: Path, data: bytes, BeautifulSoup, PreformattedString) -> tuple[str, dict]:  # noqa: N803 - the imported classes
@@ -120,7 +120,7 @@ def _load_html(path: Path, data: bytes, BeautifulSoup, PreformattedString) -> tu
         lines.insert(0, f"# {title}")
     text = "\n".join(lines)
     if not re.sub(r"^#.*$", "", text, flags=re.M).strip():
-        raise IngestError(path, "has no readable text outside navigation", "save the article text itself, or check the page")
+        raise IngestError(path, "除导航栏外没有可读的正文", "只保存文章正文，或检查该网页")
     extras: dict = {"rows": tables.rows, "sheet_rows": tables.sheet_rows}
     if title:
         extras["title"] = title

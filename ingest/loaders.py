@@ -38,7 +38,7 @@ def decode_text(data: bytes, path: Path) -> str:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16")
     if b"\x00" in data[:4096]:
-        raise IngestError(path, "looks like a binary file, not text", "save it as UTF-8 text or use its real extension")
+        raise IngestError(path, "看起来是二进制文件，不是文本", "另存为 UTF-8 文本，或改回它真实的扩展名")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -47,11 +47,11 @@ def decode_text(data: bytes, path: Path) -> str:
     bad = loose.count("\ufffd")
     if bad <= max(4, len(loose) // 100) and re.search(r"[\u4e00-\u9fff]", loose):
         # Valid UTF-8 but for a few bytes: a damaged or truncated file, not another encoding.
-        raise IngestError(path, f"is UTF-8 text with {bad} invalid byte(s), the first at byte {first_bad}", "re-save the file as UTF-8")
+        raise IngestError(path, f"是含 {bad} 个非法字节的 UTF-8 文本（第一个在第 {first_bad} 字节）", "重新保存为 UTF-8 编码")
     try:
         text = data.decode("gb18030")
     except UnicodeDecodeError:
-        raise IngestError(path, "is neither UTF-8 nor GBK/GB18030 text", "re-save the file as UTF-8") from None
+        raise IngestError(path, "既不是 UTF-8 也不是 GBK/GB18030 文本", "重新保存为 UTF-8 编码") from None
     # GB18030 decodes almost any byte soup; demand that the result is mostly CJK or ASCII ...
     good = sum(1 for ch in text if ch.isascii() or "\u4e00" <= ch <= "\u9fff" or "\u3000" <= ch <= "\u303f" or "\uff00" <= ch <= "\uffef")
     # ... and that its Chinese is everyday Chinese: real GBK text is almost all GB2312 characters, while
@@ -59,7 +59,7 @@ def decode_text(data: bytes, path: Path) -> str:
     cjk = [ch for ch in text if "\u4e00" <= ch <= "\u9fff"]
     common = sum(1 for ch in cjk if _in_gb2312(ch))
     if text and (good / len(text) < 0.9 or (len(cjk) >= 20 and common / len(cjk) < 0.8)):
-        raise IngestError(path, "has an unknown text encoding (not UTF-8, and not readable as GBK)", "re-save the file as UTF-8")
+        raise IngestError(path, "文本编码无法识别（不是 UTF-8，也不能按 GBK 读取）", "重新保存为 UTF-8 编码")
     return text
 
 
@@ -142,12 +142,12 @@ def file_hash(data: bytes) -> str:
 def check_size(path: Path) -> None:
     """Refuse missing, empty and over-large files before anything reads them."""
     if not path.is_file():
-        raise IngestError(path, "does not exist or is not a file", "check the path")
+        raise IngestError(path, "不存在或不是文件", "检查路径")
     size = path.stat().st_size
     if size == 0:
-        raise IngestError(path, "is empty (0 bytes)", "remove it or add content")
+        raise IngestError(path, "是空文件（0 字节）", "删除它或补上内容")
     if size > MAX_BYTES:
-        raise IngestError(path, f"is {size / 2**20:.0f} MiB, over the {MAX_BYTES // 2**20} MiB limit", "split it into smaller files")
+        raise IngestError(path, f"有 {size / 2**20:.0f} MiB，超过 {MAX_BYTES // 2**20} MiB 的上限", "拆分成较小的文件")
 
 
 def load_document(path: Path, root: Path, kind: str = "") -> Document:
@@ -157,10 +157,10 @@ def load_document(path: Path, root: Path, kind: str = "") -> Document:
     loader = LOADERS.get(path.suffix.lower())
     if loader is None:
         exts = " ".join(sorted(LOADERS))
-        raise IngestError(path, f"has an unsupported type {path.suffix or '(none)'}", f"convert it to one of: {exts}")
+        raise IngestError(path, f"文件类型 {path.suffix or '（无扩展名）'} 不受支持", f"转换为以下类型之一：{exts}")
     text, extras = loader(path)
     if not text.strip():
-        raise IngestError(path, "contains no text", "for a scanned PDF run OCR first; otherwise check the file")
+        raise IngestError(path, "没有文字内容", "扫描版 PDF 请先做 OCR 文字识别；否则请检查文件")
     title = extras.get("title") or detect_title(text, path)
     kind = kind or extras.get("kind") or detect_kind(text, title, Path(rel), extras)
     return Document(

@@ -71,11 +71,11 @@ def load_docx(path: Path) -> tuple[str, dict]:
     from docx.table import Table
 
     data = path.read_bytes()
-    check_office_container(path, data, "Word document (.docx)")
+    check_office_container(path, data, "Word 文档（.docx）")
     try:
         document = docx.Document(io.BytesIO(data))
     except (zipfile.BadZipFile, KeyError, ValueError) as e:
-        raise IngestError(path, f"is damaged or not a Word document ({type(e).__name__})", "open and re-save it in Word or WPS") from None
+        raise IngestError(path, f"已损坏或不是 Word 文档（{type(e).__name__}）", "用 Word 或 WPS 打开后重新保存") from None
     blocks: list[tuple[int | None, str] | TableText] = []
     tables = TableText()
     n_tables = 0
@@ -126,13 +126,13 @@ def load_legacy_word(path: Path) -> tuple[str, dict]:
     """.doc / .wps: convert with headless LibreOffice into a temp folder, then read the .docx."""
     data = path.read_bytes()
     if data[:4] == b"PK\x03\x04":
-        raise IngestError(path, f"is a .docx document named {path.suffix}", "rename it to .docx")
+        raise IngestError(path, f"其实是 .docx 文档，却以 {path.suffix} 命名", "把扩展名改为 .docx")
     binary = office_binary()
     if binary is None:
         raise IngestError(
             path,
-            f"is an old {path.suffix} file and LibreOffice is not installed to convert it",
-            "save it as .docx in Word/WPS, or install LibreOffice (apt-get install libreoffice-writer)",
+            f"是旧的 {path.suffix} 格式，本机没有安装 LibreOffice 来转换",
+            "在 Word/WPS 中另存为 .docx，或安装 LibreOffice（apt-get install libreoffice-writer）",
         )
     with tempfile.TemporaryDirectory(prefix="assistant-convert-") as tmp:
         src = Path(tmp) / f"input{path.suffix.lower()}"
@@ -142,10 +142,10 @@ def load_legacy_word(path: Path) -> tuple[str, dict]:
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=CONVERT_TIMEOUT)
         except subprocess.TimeoutExpired:
-            raise IngestError(path, f"LibreOffice took over {CONVERT_TIMEOUT}s to convert it", "save it as .docx in Word/WPS") from None
+            raise IngestError(path, f"LibreOffice 转换超过 {CONVERT_TIMEOUT} 秒仍未完成", "在 Word/WPS 中另存为 .docx") from None
         out = Path(tmp) / "input.docx"
         if proc.returncode != 0 or not out.is_file():
             detail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise IngestError(path, f"could not be converted by LibreOffice ({detail[0][:120]})", "it may be damaged or password-protected; save it as .docx")
+            raise IngestError(path, f"LibreOffice 无法转换（{detail[0][:120]}）", "文件可能已损坏或有密码；在 Word/WPS 中另存为 .docx")
         text, extras = load_docx(out)
     return text, extras

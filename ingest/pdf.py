@@ -69,30 +69,30 @@ def load_pdf(path: Path) -> tuple[str, dict]:
 
     data = path.read_bytes()
     if not data.lstrip()[:5].startswith(b"%PDF"):
-        raise IngestError(path, "is not a PDF file (no %PDF header)", "check the file or give it its real extension")
+        raise IngestError(path, "不是 PDF 文件（缺少 %PDF 文件头）", "检查文件，或改回它真实的扩展名")
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
             # An owner password alone (no user password) decrypts with ""; a user password does not.
-            raise IngestError(path, "is password-protected", "open it with the password and save an unprotected copy")
+            raise IngestError(path, "有密码保护", "用密码打开后另存一份无密码的副本")
         _two_byte_cmaps_as_identity(reader)
         # Some CID-font PDFs still extract with a NUL before every character; NUL is never content.
         pages = [(page.extract_text() or "").replace("\x00", "") for page in reader.pages]
     except IngestError:
         raise
     except FileNotDecryptedError:
-        raise IngestError(path, "is password-protected", "open it with the password and save an unprotected copy") from None
+        raise IngestError(path, "有密码保护", "用密码打开后另存一份无密码的副本") from None
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError) as e:
-        raise IngestError(path, f"is damaged ({type(e).__name__}: {str(e)[:80]})", "re-save or re-export the PDF") from None
+        raise IngestError(path, f"已损坏（{type(e).__name__}: {str(e)[:80]}）", "重新保存或重新导出 PDF") from None
     if not pages:
-        raise IngestError(path, "has no pages", "check the file")
+        raise IngestError(path, "没有页面", "检查文件")
     page_lines = [[ln.strip() for ln in normalize(t).split("\n") if ln.strip()] for t in pages]
     chars = sum(len(line) for lines in page_lines for line in lines)
     if chars < MIN_CHARS_PER_PAGE * len(pages):
         raise IngestError(
             path,
-            f"has no text layer ({chars} characters on {len(pages)} pages): it looks like a scan",
-            "run OCR first (e.g. ocrmypdf -l chi_sim) or add the original Word file",
+            f"没有文字层（{len(pages)} 页共 {chars} 个字符），像是扫描件",
+            "先做 OCR 文字识别（如 ocrmypdf -l chi_sim），或改用 Word 原件",
         )
     # Running headers/footers: short lines repeated at the top or bottom of most pages.
     edge = Counter()

@@ -27,7 +27,7 @@ from assistant.text import tokenize
 from assistant.thesaurus import is_thesaurus_file
 from assistant.types import AssistantError, Chunk
 from ingest.chunking import CHUNKER_VERSION, chunk_document
-from ingest.loaders import IngestError, check_size, file_hash, load_document, one_line, shown_name, supported
+from ingest.loaders import LOADERS, IngestError, check_size, file_hash, load_document, one_line, shown_name, supported
 
 VERSIONS = json.loads((Path(__file__).resolve().parent.parent / "assistant" / "resources" / "versions.json").read_text("utf-8"))
 # Housekeeping files that sit beside documents but are not knowledge (a corpus MANIFEST lists what is *missing*).
@@ -103,7 +103,7 @@ def scan(sources: Sequence[Source], excluded: set[str] = frozenset()) -> tuple[d
             if supported(p):
                 files[rel] = (p, src.root)
             elif not p.name.startswith("~$"):
-                skipped.append(FileResult(rel, "skipped", error=f"{shown_name(p)}: unsupported file type {p.suffix or '(none)'}"))
+                skipped.append(FileResult(rel, "skipped", error=f"{shown_name(p)}: 文件类型 {p.suffix or '（无扩展名）'} 不受支持 — 转换为以下类型之一：{' '.join(sorted(LOADERS))}"))
     return files, skipped
 
 
@@ -236,15 +236,15 @@ def ingest(
                 continue
             except OSError as e:
                 keep_old = rel in by_source
-                note_old = "; the previous version stays in the index" if keep_old else ""
-                results.append(FileResult(rel, "failed", error=f"{shown_name(path)}: cannot be read ({e.strerror}){note_old} — check permissions"))
+                note_old = "；索引中保留该文件的上一版本" if keep_old else ""
+                results.append(FileResult(rel, "failed", error=f"{shown_name(path)}: 无法读取（{e.strerror}）{note_old} — 检查文件权限"))
                 if keep_old:  # an unreadable file must not take its indexed version with it
                     kept.extend((prev_chunks[i], prev_tokens[i]) for i in by_source[rel])
                     manifest_files[rel] = old
                 continue
             digest = file_hash(data)
             if digest in seen_hashes:
-                results.append(FileResult(rel, "duplicate", error=f"{shown_name(path)}: same content as {one_line(seen_hashes[digest])} — remove one copy"))
+                results.append(FileResult(rel, "duplicate", error=f"{shown_name(path)}: 与 {one_line(seen_hashes[digest])} 内容相同 — 删除其中一份"))
                 continue
             seen_hashes[digest] = rel
             kind = kinds.get(rel, "")
@@ -268,10 +268,10 @@ def ingest(
                 doc = dataclasses.replace(doc, source=rel)
                 chunks = chunk_document(doc, max_chars=max_chars)
                 if not chunks:
-                    raise IngestError(path, "produced no text chunks", "check that the file has readable text")
+                    raise IngestError(path, "没有切分出任何文本段", "检查文件中是否有可读的文字")
             except IngestError as e:
                 keep_old = rel in by_source
-                msg = str(e) + ("; the previous version stays in the index" if keep_old else "")
+                msg = str(e) + ("；索引中保留该文件的上一版本" if keep_old else "")
                 results.append(FileResult(rel, "failed", error=msg))
                 failed_memo[rel] = {"sha256": digest, "kind_override": kind, "error": msg}
                 if keep_old:
@@ -279,7 +279,7 @@ def ingest(
                     manifest_files[rel] = old
                 continue
             except Exception as e:  # a parser crash on one file must not stop the batch
-                msg = f"{shown_name(path)}: could not be parsed ({type(e).__name__}: {str(e)[:200]}) — re-save it in a standard format"
+                msg = f"{shown_name(path)}: 无法解析（{type(e).__name__}: {one_line(str(e)[:200])}） — 用原来的软件另存为标准格式"
                 results.append(FileResult(rel, "failed", error=msg))
                 failed_memo[rel] = {"sha256": digest, "kind_override": kind, "error": msg}
                 if rel in by_source:
@@ -388,7 +388,7 @@ def document_status(
         old = indexed.get(rel) or {}
         entry.update(kind=old.get("kind", ""), title=old.get("title", ""), chunks=old.get("chunks", 0), warnings=old.get("warnings", []))
         if rel in excluded:
-            entry.update(status="excluded", error="removed from the knowledge base (the file itself was kept)")
+            entry.update(status="excluded", error="已从知识库移除（文件本身保留）")
             out.append(entry)
             continue
         try:
@@ -401,7 +401,7 @@ def document_status(
         kind = kinds.get(rel, "")
         memo = failed.get(rel)
         if digest in seen:
-            entry.update(status="duplicate", error=f"{shown_name(path)}: same content as {one_line(seen[digest])} — remove one copy")
+            entry.update(status="duplicate", error=f"{shown_name(path)}: 与 {one_line(seen[digest])} 内容相同 — 删除其中一份")
         elif memo and memo.get("sha256") == digest and memo.get("kind_override", "") == kind:
             entry.update(status="failed", error=memo.get("error", ""))
         elif old.get("sha256") == digest and old.get("kind_override", "") == kind:
@@ -413,7 +413,7 @@ def document_status(
     for rel, old in indexed.items():
         if rel not in files:
             out.append({"path": rel, "status": "missing", "kind": old.get("kind", ""), "title": old.get("title", ""),
-                        "chunks": old.get("chunks", 0), "error": "the file is gone; the next ingest removes it", "warnings": []})
+                        "chunks": old.get("chunks", 0), "error": "文件已不存在；下次导入时从索引中删除", "warnings": []})
     for f in skipped:
         out.append({"path": f.path, "status": "skipped", "kind": "", "title": "", "chunks": 0, "error": f.error, "warnings": []})
     return sorted(out, key=lambda e: e["path"])

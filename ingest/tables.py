@@ -123,7 +123,7 @@ def _assemble(path: Path, sheets: list[tuple[str, TableText]], warnings: list[st
     """Render sheets into one document: '# 标题', '## 工作表', row lines."""
     sheets = [(name, t) for name, t in sheets if t.lines]
     if not sheets:
-        raise IngestError(path, "has no data rows in any sheet", "check that the sheet is not empty or hidden")
+        raise IngestError(path, "所有工作表都没有数据行", "检查工作表是否为空或被隐藏")
     lines: list[str] = []
     title = ""
     first = sheets[0][1]
@@ -163,20 +163,20 @@ def check_office_container(path: Path, data: bytes, what: str) -> None:
     """Office 2007+ files are zip archives; an OLE file under that name is encrypted or an old-format file."""
     if data.startswith(OLE_MAGIC):
         if "EncryptedPackage".encode("utf-16-le") in data:
-            raise IngestError(path, "is password-protected", "open it, remove the password (文件→信息→保护) and save again")
-        raise IngestError(path, f"is an old binary Office file named as {path.suffix}", f"save it as a real {what} or rename it to its real extension")
+            raise IngestError(path, "有密码保护", "打开后取消密码（文件→信息→保护）再保存")
+        raise IngestError(path, f"是旧的二进制 Office 文件，却以 {path.suffix} 命名", f"另存为真正的 {what}，或改回它真实的扩展名")
     if not zipfile.is_zipfile(io.BytesIO(data)):
-        raise IngestError(path, f"is damaged or not a real {path.suffix} file", f"re-save it as {what} and try again")
+        raise IngestError(path, f"已损坏或不是真正的 {path.suffix} 文件", f"重新保存为 {what} 后再试")
     try:
         unpacked = sum(i.file_size for i in zipfile.ZipFile(io.BytesIO(data)).infolist())
     except (zipfile.BadZipFile, ValueError, OSError) as e:
-        raise IngestError(path, f"is damaged or not a real {path.suffix} file ({type(e).__name__})", f"re-save it as {what} and try again") from None
+        raise IngestError(path, f"已损坏或不是真正的 {path.suffix} 文件（{type(e).__name__}）", f"重新保存为 {what} 后再试") from None
     # A zip bomb: real Office files unpack to a few times their size, never to hundreds of MiB from a small file.
     if unpacked > MAX_UNPACKED or (unpacked > 20 * 2**20 and unpacked > 100 * len(data)):
         raise IngestError(
             path,
-            f"unpacks to {unpacked / 2**20:.0f} MiB from {len(data) / 2**20:.1f} MiB (a zip bomb or a damaged file)",
-            f"open and re-save it in Office/WPS; files over {MAX_UNPACKED // 2**20} MiB unpacked are refused",
+            f"解压后有 {unpacked / 2**20:.0f} MiB（文件本身 {len(data) / 2**20:.1f} MiB），疑似压缩炸弹或文件损坏",
+            f"用 Office/WPS 打开后重新保存；解压后超过 {MAX_UNPACKED // 2**20} MiB 的文件不予导入",
         )
 
 
@@ -184,12 +184,12 @@ def load_xlsx(path: Path) -> tuple[str, dict]:
     import openpyxl
 
     data = path.read_bytes()
-    check_office_container(path, data, "Excel workbook (.xlsx)")
+    check_office_container(path, data, "Excel 工作簿（.xlsx）")
     try:
         # Not read_only: merged ranges are needed to fill a merged 责任主体 cell into every row it spans.
         wb = openpyxl.load_workbook(io.BytesIO(data), data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as e:
-        raise IngestError(path, f"is damaged ({type(e).__name__})", "open and re-save it in Excel or WPS") from None
+        raise IngestError(path, f"已损坏（{type(e).__name__}）", "用 Excel 或 WPS 打开后重新保存") from None
     warnings: list[str] = []
     visible = [ws for ws in wb.worksheets if ws.sheet_state == "visible"]
     hidden = [ws.title for ws in wb.worksheets if ws.sheet_state != "visible"]
@@ -231,15 +231,15 @@ def load_xls(path: Path) -> tuple[str, dict]:
 
     data = path.read_bytes()
     if data[:4] == b"PK\x03\x04":
-        raise IngestError(path, "is an .xlsx workbook named .xls", "rename it to .xlsx")
+        raise IngestError(path, "其实是 .xlsx 工作簿，却以 .xls 命名", "把扩展名改为 .xlsx")
     try:
         book = xlrd.open_workbook(file_contents=data, formatting_info=True)
     except xlrd.XLRDError as e:
         if "encrypt" in str(e).lower():
-            raise IngestError(path, "is password-protected", "open it, remove the password and save again") from None
-        raise IngestError(path, f"is damaged or not a real .xls file ({e})", "re-save it in Excel or WPS") from None
+            raise IngestError(path, "有密码保护", "打开后取消密码再保存") from None
+        raise IngestError(path, f"已损坏或不是真正的 .xls 文件（{e}）", "用 Excel 或 WPS 重新保存") from None
     except Exception as e:  # xlrd raises assorted errors (struct, AssertionError) on damaged BIFF data
-        raise IngestError(path, f"is damaged or not a real .xls file ({type(e).__name__})", "re-save it in Excel or WPS") from None
+        raise IngestError(path, f"已损坏或不是真正的 .xls 文件（{type(e).__name__}）", "用 Excel 或 WPS 重新保存") from None
     sheets = []
     visible = [sh for sh in book.sheets() if sh.visibility == 0]
     warnings = [f"hidden sheets skipped: {', '.join(sh.name for sh in book.sheets() if sh.visibility)}"] if len(visible) < book.nsheets else []

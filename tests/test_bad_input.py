@@ -51,17 +51,17 @@ def write_bad_files(d: Path) -> dict[str, str]:
     (d / "损坏编码.md").write_bytes(damaged[:40] + b"\xff\xfe" + damaged[40:])
     (d / "重复.md").write_text(GOOD, "utf-8")
     return {
-        "空文件.md": "is empty",
-        "损坏.docx": "is damaged or not a real .docx",
-        "截断.xlsx": "is damaged",
-        "加密.docx": "is password-protected",
-        "加密.pdf": "is password-protected",
-        "扫描件.pdf": "has no text layer",
-        "超大.txt": "over the 50 MiB limit",
-        "其实是图片.md": "binary file, not text",
-        "繁体Big5.txt": "unknown text encoding",
-        "损坏编码.md": "invalid byte",
-        "重复.md": "same content as",
+        "空文件.md": "是空文件",
+        "损坏.docx": "已损坏或不是真正的 .docx",
+        "截断.xlsx": "已损坏",
+        "加密.docx": "有密码保护",
+        "加密.pdf": "有密码保护",
+        "扫描件.pdf": "没有文字层",
+        "超大.txt": "超过 50 MiB 的上限",
+        "其实是图片.md": "二进制文件，不是文本",
+        "繁体Big5.txt": "文本编码无法识别",
+        "损坏编码.md": "非法字节",
+        "重复.md": "内容相同",
     }
 
 
@@ -96,14 +96,14 @@ def test_bad_files_never_damage_the_existing_index(tmp_path):
     write_bad_files(d)
     report = ingest([Source(d)], kb, HashEmbedder(), show_bar=False)
     broken = next(f for f in report.files if f.path == "作风规定.md")
-    assert broken.status == "failed" and "the previous version stays in the index" in broken.error
+    assert broken.status == "failed" and "索引中保留该文件的上一版本" in broken.error
     assert search(kb, "一岗双责")[0].chunk.text == "第二条 班子成员履行一岗双责。"
     # Unchanged bad files are not parsed again and do not make a new generation.
     live = current_generation(kb)
     again = ingest([Source(d)], kb, HashEmbedder(), show_bar=False)
     assert not again.changed and current_generation(kb) == live
     assert {f.path: f.error for f in again.failures} == {f.path: f.error for f in report.failures}
-    assert read_manifest(live)["errors"]["扫描件.pdf"].startswith("扫描件.pdf: has no text layer")
+    assert read_manifest(live)["errors"]["扫描件.pdf"].startswith("扫描件.pdf: 没有文字层")
 
 
 SLOW_INGEST = textwrap.dedent(
@@ -174,10 +174,10 @@ def test_kill_9_during_ingest_keeps_the_index_and_a_rerun_completes(tmp_path):
 def test_office_file_without_any_text(tmp_path, name):
     if name.endswith(".docx"):
         make_docx(tmp_path / name, [])
-        cause = "contains no text"
+        cause = "没有文字内容"
     else:
         make_xlsx(tmp_path / name, {"Sheet1": []})
-        cause = "has no data rows"
+        cause = "没有数据行"
     report = ingest([Source(tmp_path)], tmp_path / "kb", HashEmbedder(), show_bar=False)
     (f,) = report.files
     assert f.status == "failed" and f.error.startswith(f"{name}: ") and cause in f.error

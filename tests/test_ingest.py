@@ -73,7 +73,7 @@ def test_same_content_twice_is_reported_as_duplicate(kdir, tmp_path):
     (kdir / "副本.md").write_text(RULE, "utf-8")
     report = ingest([Source(kdir)], tmp_path / "kb", HashEmbedder(), show_bar=False)
     dup = [f for f in report.files if f.status == "duplicate"]
-    assert len(dup) == 1 and "same content as" in dup[0].error
+    assert len(dup) == 1 and "内容相同" in dup[0].error
     assert report.chunks == 6
 
 

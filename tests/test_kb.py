@@ -92,11 +92,11 @@ def test_duplicates_and_bad_files_are_reported_and_the_rest_added(env, capsys):
     assert code == 1  # something failed; the rest went in
     out, err = capsys.readouterr()
     lines = err.strip().splitlines()
-    assert "重复  作风规定-副本.md: same content as uploads/作风规定.md, already in the knowledge base" in lines
-    assert any(line.startswith("失败  损坏.xlsx: is damaged") for line in lines)
-    assert "失败  空.txt: is empty (0 bytes) — remove it or add content" in lines
-    assert any(line.startswith("失败  ") and "没有这个文件.md: no such file" in line for line in lines)
-    assert any(line.startswith("跳过  x.exe: unsupported file type .exe") for line in lines)
+    assert "重复  作风规定-副本.md: 与知识库中的 uploads/作风规定.md 内容相同 — 不必重复导入" in lines
+    assert any(line.startswith("失败  损坏.xlsx: 已损坏") for line in lines)
+    assert "失败  空.txt: 是空文件（0 字节） — 删除它或补上内容" in lines
+    assert any(line.startswith("失败  ") and "没有这个文件.md: 文件不存在" in line for line in lines)
+    assert any(line.startswith("跳过  x.exe: 文件类型 .exe 不受支持 — 转换为以下类型之一：") for line in lines)
     assert lines[-1] == "5 个文件未入库，原因见上；其余文件已处理。"
     assert "新增  uploads/工作报告.docx  报告" in out
     # Only what the index holds stays in the uploads folder.
@@ -126,8 +126,8 @@ def test_status_of_each_document_and_the_failure_report(env, capsys):
     assert re.search(r"已入库\s+法规制度\s+作风规定\.md  4 段", text)
     assert "旧稿" not in text
     failures = text.split("未入库：", 1)[1]
-    assert "失败     图片.md：图片.md: looks like a binary file, not text — save it as UTF-8 text or use its real extension" in failures
-    assert "跳过     说明.pptx：说明.pptx: unsupported file type .pptx" in failures
+    assert "失败     图片.md：图片.md: 看起来是二进制文件，不是文本 — 另存为 UTF-8 文本，或改回它真实的扩展名" in failures
+    assert "跳过     说明.pptx：说明.pptx: 文件类型 .pptx 不受支持 — 转换为以下类型之一：" in failures
     assert run("kb", "stats") == 0
     assert "未入库 2 个" in capsys.readouterr().out
 

@@ -245,8 +245,8 @@ def test_legacy_word_without_libreoffice_says_what_to_do(tmp_path, monkeypatch, 
     with pytest.raises(IngestError) as e:
         load_document(path, tmp_path)
     msg = str(e.value)
-    assert msg.startswith(f"旧文件{ext}: ") and "LibreOffice is not installed" in msg
-    assert "save it as .docx" in msg and "\n" not in msg
+    assert msg.startswith(f"旧文件{ext}: ") and "没有安装 LibreOffice" in msg
+    assert "另存为 .docx" in msg and "\n" not in msg
 
 
 def test_declared_kind_overrides_detection(tmp_path):

@@ -207,15 +207,19 @@ class Baseline:
     answers: Snapshot
     chunks: dict[str, set[str]]
 
-    def check(self, env: Env, row: Row, what: str) -> None:
-        """Count one check of the live index: same answers and citations, no baseline chunk lost."""
+    def check(self, env: Env, row: Row, what: str, grown: bool = False) -> None:
+        """Count one check of the live index: same answers and citations, no baseline chunk lost.
+
+        ``grown``: documents were accepted into the index beside the baseline (a table of 20,000 rows, 第99999条),
+        which shifts BM25's IDF; then each answer must keep its outcome and its first citation (the supporting
+        citations after it may change with the new term weights)."""
         row.checks += 1
         try:
             now = snapshot(env)
         except Exception as e:  # noqa: BLE001 - a broken index is a finding, recorded in the table
             row.problems.append(f"{what}: the live index cannot answer ({type(e).__name__}: {e})")
             now = None
-        if now == self.answers:
+        if now == self.answers or (grown and now is not None and all(covers(now[q], a) for q, a in self.answers.items())):
             row.intact += 1
         elif now is not None:
             diff = {q: now[q] for q in QUESTIONS if now[q] != self.answers[q]}
@@ -224,6 +228,11 @@ class Baseline:
         row.lost += len(lost)
         if lost:
             row.problems.append(f"{what}: lost {lost}")
+
+
+def covers(now: tuple, base: tuple) -> bool:
+    """Same outcome and the same first citation (article and quote); supporting citations after it may differ."""
+    return now[0] == base[0] and now[1][:1] == base[1][:1]
 
 
 def baseline(root: Path) -> Baseline:
@@ -286,6 +295,10 @@ def write_bad_files(d: Path, big: int = 10 * 2**20, rows: int = 20000, depth: in
             put(f"截断/{ext}-{i:02d}.{ext}", data[: max(1, int(len(data) * (i + 1) / 17))], "truncated .docx/.xlsx/.pdf")
         for i in range(15):
             put(f"损坏/{ext}-{i:02d}.{ext}", _flip(data, rng, 10 + 10 * i), "corrupt .docx/.xlsx/.pdf")
+    # right name, wrong insides
+    put("损坏/只有文件头.pdf", b"%PDF-1.4\n", "corrupt .docx/.xlsx/.pdf")
+    put("损坏/OLE垃圾.docx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(rng.randrange(256) for _ in range(3000)), "corrupt .docx/.xlsx/.pdf")
+    put("损坏/其实是PDF.xlsx", pdf, "corrupt .docx/.xlsx/.pdf")
     # encrypted
     for i in range(2):
         encrypt_office(tmp / "src.docx", tmp / f"e{i}.docx", f"pw{i}")
@@ -437,11 +450,11 @@ def bad_files(base: Baseline, work: Path, big: int, rows_: int, depth: int) -> l
         if line.startswith("跳过 ") and " — " not in line:
             next(iter(rows.values())).problems.append(f"a message without a fix: {line}")
     intact = Row("(all bad files)")
-    base.check(env, intact, "after the bad-file ingest")
+    base.check(env, intact, "after the bad-file ingest", grown=True)
     again = env.cli("ingest", timeout=900)  # nothing changed: nothing re-parsed, nothing lost
     if again.returncode != 0 or "already up to date" not in again.stdout:
         intact.problems.append(f"second ingest: rc {again.returncode}, {again.stdout.strip()[-120:]}")
-    base.check(env, intact, "after a second ingest")
+    base.check(env, intact, "after a second ingest", grown=True)
     for row in rows.values():
         row.checks, row.intact, row.lost = intact.checks, intact.intact, intact.lost
         row.problems += intact.problems
@@ -576,7 +589,7 @@ def two_ingests(base: Baseline, work: Path) -> Row:
 
 def queries_during_ingest(base: Baseline, work: Path, rounds: int = 2) -> Row:
     """Ask the baseline questions in a loop (one long-lived service, as the web UI has) while rebuilds run.
-    Every other question is asked in hybrid mode; it must still cite what the BM25 baseline cites."""
+    Every other question is asked in hybrid mode; it must keep the BM25 baseline's outcome and first citation."""
     row = Row("queries during ingest")
     env = base.env.copy(work.name)
     add_bulk(env)
@@ -596,7 +609,7 @@ def queries_during_ingest(base: Baseline, work: Path, rounds: int = 2) -> Row:
                 row.clean += 1
                 row.checks += 1
                 got = (a.outcome, tuple((c.label, c.quote) for c in a.citations))
-                if got == base.answers[q] or (row.tried % 2 == 0 and a.outcome == base.answers[q][0] and set(got[1]) >= set(base.answers[q][1])):
+                if got == base.answers[q] or (row.tried % 2 == 0 and covers(got, base.answers[q])):
                     row.intact += 1
                 else:
                     row.problems.append(f"{q}: answer changed during the ingest: {got} (was {base.answers[q]})")
