@@ -192,8 +192,10 @@ def check_generation(gen: Path, deep: bool = True) -> str:
             return "manifest.json：内容不完整"
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         return f"manifest.json：无法读取（{type(e).__name__}）"
-    for rel, digest in (manifest.get("digests") or {}).items():
-        got = file_digests(gen).get(rel)
+    recorded = manifest.get("digests") or {}
+    actual = file_digests(gen) if recorded else {}
+    for rel, digest in recorded.items():
+        got = actual.get(rel)
         if got is None:
             return f"{rel}：文件缺失"
         if got != digest:

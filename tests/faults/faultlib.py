@@ -362,7 +362,7 @@ def write_bad_files(d: Path, big: int = 10 * 2**20, rows: int = 20000, depth: in
     # huge tables
     make_xlsx(tmp / "big.xlsx", {"清单": [["序号", "事项", "数量"], *[[i, f"档案台账条目{i}", i * 3] for i in range(rows)]]})
     put("大表格/台账.xlsx", (tmp / "big.xlsx").read_bytes(), "huge tables")
-    put("大表格/台账.csv", ("序号,事项,数量\n" + "\n".join(f"{i},档案台账条目{i},{i * 3}" for i in range(rows * 2))).encode(), "huge tables")
+    put("大表格/台账.csv", ("序号,事项,数量\n" + "\n".join(f"{i},档案台账条目{i},{i * 3}" for i in range(rows))).encode(), "huge tables")
     put("大表格/台账.html", ("<html><body><table>" + "".join(f"<tr><td>{i}</td><td>档案条目{i}</td></tr>" for i in range(rows)) + "</table></body></html>").encode(), "huge tables")
     put("大表格/宽表.csv", (",".join(f"列{j}" for j in range(2000)) + "\n" + "\n".join(",".join(str(i * j) for j in range(2000)) for i in range(20))).encode(), "huge tables")
     # article numbers far beyond the usual
