@@ -86,11 +86,20 @@ def doc_aliases(title: str) -> set[str]:
 class Analyzer:
     """Builds QueryPlans against one index: its vocabulary decides what needs correcting or expanding."""
 
-    def __init__(self, thesaurus: Thesaurus, vocab: dict[str, int] | set[str], idf: dict[str, float], titles: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        thesaurus: Thesaurus,
+        vocab: dict[str, int] | set[str],
+        idf: dict[str, float],
+        titles: Sequence[str] = (),
+        texts: Sequence[str] = (),
+    ) -> None:
         self.thesaurus = thesaurus
+        self.texts = texts  # chunk texts: a term the documents themselves use needs no translation
         self.vocab = set(vocab)
         self.idf = idf
         self._by_sound: dict[bool, dict[str, list[str]]] = {}
+        self._in_corpus: dict[str, bool] = {}
         aliases: dict[str, set[str]] = {}
         for t in set(titles):
             for a in doc_aliases(t):
@@ -159,6 +168,19 @@ class Analyzer:
                     i += 1
         return found
 
+    def in_corpus(self, term: str, min_chunks: int = 2) -> bool:
+        """Whether the documents use the term themselves (一岗双责, 三会一课): then the question already has the corpus
+        wording, and expanding it only adds noise. Checked per matched term, once."""
+        if term not in self._in_corpus:
+            n = 0
+            for t in self.texts:
+                if term in t:
+                    n += 1
+                    if n >= min_chunks:
+                        break
+            self._in_corpus[term] = n >= min_chunks
+        return self._in_corpus[term]
+
     # ------------------------------------------------------------ the plan
 
     def _plan(self, question: str, extra: tuple[str, ...] = ()) -> QueryPlan:
@@ -175,6 +197,7 @@ class Analyzer:
         in_spans: set[str] = set()
         expansion: list[str] = []
         matched: list[tuple[str, str]] = []
+        matches = [m for m in matches if not self.in_corpus(m.term)]
         for m in matches:
             span_toks = set(query_tokens(m.term))
             canon_toks: set[str] = set()

@@ -51,7 +51,7 @@ class IndexReader:
                     df[t] = df.get(t, 0) + 1
             self.idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
             self.max_idf = math.log(1 + (n + 0.5) / 0.5)
-            self.analyzer = Analyzer(self.thesaurus, self.vocab, self.idf, [c.title for c in chunks])
+            self.analyzer = Analyzer(self.thesaurus, self.vocab, self.idf, [c.title for c in chunks], [c.text for c in chunks])
             self.by_article: dict[tuple[str, str], list[int]] = {}
             for i, c in enumerate(chunks):
                 if c.article:
@@ -63,7 +63,7 @@ class IndexReader:
     def set_thesaurus(self, thesaurus: Thesaurus) -> None:
         with self._lock:
             self.thesaurus = thesaurus
-            self.analyzer = Analyzer(thesaurus, self.vocab, self.idf, [c.title for c in self.chunks])
+            self.analyzer = Analyzer(thesaurus, self.vocab, self.idf, [c.title for c in self.chunks], [c.text for c in self.chunks])
 
     @property
     def collection(self):
@@ -102,7 +102,7 @@ class Bm25Retriever:
 
     name = "bm25"
 
-    def __init__(self, reader: IndexReader, expansion_weight: float = 0.7) -> None:
+    def __init__(self, reader: IndexReader, expansion_weight: float = 1.5) -> None:
         self.reader = reader
         self.expansion_weight = expansion_weight
 
@@ -231,17 +231,14 @@ def referenced_articles(reader: IndexReader, plan: QueryPlan, top: list[int]) ->
 
 
 def diversify(order: list[int], docs: list[str], k: int, per_doc: int) -> list[int]:
-    """At most ``per_doc`` chunks of one document among the first ``k``; the rest keep their order after them."""
-    head: list[int] = []
-    tail: list[int] = []
-    count: dict[str, int] = {}
-    for idx, doc in zip(order, docs):
-        if len(head) < k and count.get(doc, 0) < per_doc:
-            head.append(idx)
-            count[doc] = count.get(doc, 0) + 1
-        else:
-            tail.append(idx)
-    return head + tail
+    """When the first ``per_doc`` chunks all come from one document, the best chunk of another document moves up to
+    place ``per_doc`` + 1 (a question about a Party rule and a state law needs both); the rest keep their order."""
+    if len(order) <= per_doc or len(set(docs[:per_doc])) > 1:
+        return order
+    other = next((i for i, d in enumerate(docs) if d != docs[0]), None)
+    if other is None or other <= per_doc:
+        return order
+    return order[:per_doc] + [order[other]] + [x for n, x in enumerate(order[per_doc:], per_doc) if n != other]
 
 
 def make_retriever(
@@ -251,7 +248,7 @@ def make_retriever(
     rrf_k: int = 60,
     dense_weight: float = 1.0,
     coverage_weight: float = 0.0,
-    expansion_weight: float = 0.7,
+    expansion_weight: float = 1.5,
     per_doc: int = 0,
 ):
     if mode == "bm25":

@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     # Query understanding: the thesaurus (resources/thesaurus.tsv plus 同义词*.tsv in the knowledge folder) adds the
     # regulations' wording for everyday words; its terms weigh expansion_weight in BM25 (the question's own words 1).
     thesaurus: bool = True
-    expansion_weight: float = 0.7
+    expansion_weight: float = 1.5
     # "llm": the configured chat model also rewords each question into regulation wording, searched beside it
     # (checked: one short line, no figure the question lacks); "off" by default, measured in evals/README.md.
     query_rewrite: Literal["off", "llm"] = "off"
