@@ -21,6 +21,15 @@ from assistant.thesaurus import Thesaurus
 
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]{2,}")
 _ARTICLE_REF = re.compile(r"第\s*([一二三四五六七八九十百千零〇两\d]{1,7})\s*条")
+# A document the question names: 《…》, or a name ending in 条例/准则/细则/办法 (规定 only after a long name: "有关规定"
+# names nothing).
+_DOC_NAME = re.compile(r"《([^》]{2,40})》|([\u4e00-\u9fff（）]{2,24}?(?:条例|准则|细则|办法))|([\u4e00-\u9fff（）]{5,24}?规定)")
+# What the user says before a name ("按照支部工作条例", "我们单位根据…") is cut off; a "name" that asks or acts
+# ("公务员任职回避有哪些规定") is a sentence, not a document.
+_LEAD_IN = re.compile(r"^(?:.*(?:按照|根据|依照|依据|里的|中的|年版|年))?(?:按|据|在|看|查|问|说)?")
+_NOT_A_NAME = re.compile(r"什么|哪些|哪|怎么|怎样|如何|是否|有没有|吗|违反|违背|做了|有关规定$|相关规定$")
+_GENERIC_DOC = {"条例", "准则", "细则", "办法", "党纪条例", "党内条例", "党内法规", "这个条例", "那个条例", "新条例", "老条例"}
+_YEAR = re.compile(r"((?:19|20)\d{2})\s*年?(?:版|修订|修正|修改|新)?")
 _DOC_PREFIX = re.compile(r"^(?:中国共产党|中华人民共和国|关于)")
 _DOC_SUFFIX = re.compile(r"[（(]试行[）)]$")
 
@@ -37,6 +46,7 @@ class QueryPlan:
     matched: tuple[tuple[str, str], ...] = ()  # (what the user wrote, corpus wording) for explanations
     corrections: tuple[tuple[str, str], ...] = ()  # (typed, corrected)
     articles: tuple[tuple[str, str], ...] = ()  # (document title or "", 第N条)
+    missing: tuple[str, ...] = ()  # documents or versions the question names that the knowledge base does not hold
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -93,9 +103,12 @@ class Analyzer:
         idf: dict[str, float],
         titles: Sequence[str] = (),
         texts: Sequence[str] = (),
+        versions: dict[str, set[str]] | None = None,
     ) -> None:
         self.thesaurus = thesaurus
         self.texts = texts  # chunk texts: a term the documents themselves use needs no translation
+        self.titles = set(titles)
+        self.versions = versions or {}  # title -> years held
         self.vocab = set(vocab)
         self.idf = idf
         self._by_sound: dict[bool, dict[str, list[str]]] = {}
@@ -233,6 +246,9 @@ class Analyzer:
                 variants.append(e)
                 expansion.extend(t for t in query_tokens(e) if t in self.vocab and t not in tokens)
         articles = self._articles(corrected)
+        missing = self.missing(corrected)
+        if missing:
+            notes.append("知识库中没有：" + "、".join(missing))
         if fixes:
             notes.append("按读音更正：" + "，".join(f"{a}→{b}" for a, b in fixes))
         if matched:
@@ -248,8 +264,37 @@ class Analyzer:
             matched=tuple(matched),
             corrections=tuple(fixes),
             articles=articles,
+            missing=missing,
             notes=tuple(notes),
         )
+
+    def known_doc(self, name: str) -> bool:
+        """Whether a document name the user typed is one the knowledge base holds (by title, alias or thesaurus)."""
+        name = _DOC_SUFFIX.sub("", name.strip())
+        if name in self.doc_aliases or any(name in t for t in self.titles):
+            return True
+        return any(alias in name and len(alias) >= 3 for alias in self.doc_aliases)
+
+    def missing(self, text: str) -> tuple[str, ...]:
+        """Documents and versions the question names that are not in the knowledge base: 《党内监督条例》, 2022年党章.
+        An answer from a neighbouring document or an older version would be confidently wrong."""
+        out: list[str] = []
+        for m in _DOC_NAME.finditer(text):
+            name = next(g for g in m.groups() if g)
+            if not m.group(1):
+                name = _LEAD_IN.sub("", name)
+            if len(name) < 4 or name in _GENERIC_DOC or _NOT_A_NAME.search(name) or self.known_doc(name):
+                continue
+            out.append(f"《{name}》")
+        if self._alias_re is not None and self.versions:
+            for y in _YEAR.finditer(text):
+                near = text[max(0, y.start() - 16) : y.end() + 16]
+                for a in self._alias_re.finditer(near):
+                    for title in self.doc_aliases[a.group(0)]:
+                        held = self.versions.get(title, set())
+                        if held and y.group(1) not in held:
+                            out.append(f"《{title}》{y.group(1)}年版（现有{'、'.join(sorted(held))}年版）")
+        return tuple(dict.fromkeys(out))
 
     def _articles(self, text: str) -> tuple[tuple[str, str], ...]:
         refs = [m for m in _ARTICLE_REF.finditer(text)]

@@ -51,7 +51,7 @@ class IndexReader:
                     df[t] = df.get(t, 0) + 1
             self.idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
             self.max_idf = math.log(1 + (n + 0.5) / 0.5)
-            self.analyzer = Analyzer(self.thesaurus, self.vocab, self.idf, [c.title for c in chunks], [c.text for c in chunks])
+            self.analyzer = self._analyzer()
             self.by_article: dict[tuple[str, str], list[int]] = {}
             for i, c in enumerate(chunks):
                 if c.article:
@@ -60,10 +60,17 @@ class IndexReader:
             self.gen = gen
         return True
 
+    def _analyzer(self) -> Analyzer:
+        versions: dict[str, set[str]] = {}
+        for c in self.chunks:
+            if c.version:
+                versions.setdefault(c.title, set()).add(c.version[:4])
+        return Analyzer(self.thesaurus, self.vocab, self.idf, [c.title for c in self.chunks], [c.text for c in self.chunks], versions)
+
     def set_thesaurus(self, thesaurus: Thesaurus) -> None:
         with self._lock:
             self.thesaurus = thesaurus
-            self.analyzer = Analyzer(thesaurus, self.vocab, self.idf, [c.title for c in self.chunks], [c.text for c in self.chunks])
+            self.analyzer = self._analyzer()
 
     @property
     def collection(self):

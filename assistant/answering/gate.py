@@ -34,6 +34,7 @@ FEATURES = (
     "unknown",  # share of the question's tokens the index has never seen
     "expanded",  # the thesaurus or a typo correction changed the search
     "named",  # the question names an article that exists
+    "missing",  # the question names a document or version the knowledge base does not hold
 )
 
 
@@ -63,6 +64,7 @@ def features(plan: QueryPlan, hits: Sequence[Hit], idf: dict[str, float], defaul
         "unknown": sum(1 for t in plan.tokens if t not in vocab) / n_tok,
         "expanded": float(plan.expanded),
         "named": float(any(s.get("named") for s in sc)),
+        "missing": float(bool(plan.missing)),
     }
 
 
@@ -130,7 +132,13 @@ class Gate:
             return Decision("none", 0.0, terms=terms, groups=plan.groups, notes=plan.notes)
         feats = features(plan, hits, idf, default_idf, vocab)
         if self.model is None:
-            ok = max(feats["coverage"], feats["concept"]) >= self.min_relevance
-            return Decision("answer" if ok else "none", float(ok), tuple(feats.items()), terms, plan.groups, plan.notes)
-        p = self.model.probability(feats)
-        return Decision(self.model.outcome(p), p, tuple(feats.items()), terms, plan.groups, plan.notes)
+            p = float(max(feats["coverage"], feats["concept"]) >= self.min_relevance)
+            outcome = "answer" if p else "none"
+        else:
+            p = self.model.probability(feats)
+            outcome = self.model.outcome(p)
+        if plan.missing and outcome == "answer":
+            # The question names a document or version the knowledge base lacks: a rule quoted from a neighbouring
+            # document or an older version would be confidently wrong, so the nearest articles are shown as such.
+            outcome = "related"
+        return Decision(outcome, p, tuple(feats.items()), terms, plan.groups, plan.notes)
