@@ -106,10 +106,10 @@ def cmd_kb(args, settings) -> int:
 
 
 def _repair(svc, as_json: bool) -> int:
-    from assistant.store import check_generation, current_generation
+    from assistant.store import check_generation, current_generation, lost_manifest
 
     gen = current_generation(svc.kb_dir)
-    problem = check_generation(gen) if gen is not None else "没有索引"
+    problem = check_generation(gen) if gen is not None else (lost_manifest(svc.kb_dir) or "没有索引")
     if not problem:
         if as_json:
             print(json.dumps({"damaged": "", "generation": gen.name}, ensure_ascii=False))

@@ -238,8 +238,24 @@ def repair_hint(kb: str) -> str:
     return f"运行 `assistant {prefix}kb repair` 从源文件重建索引（源文件不受影响）"
 
 
+def pointed_generation(kb_dir: Path) -> Path | None:
+    """The generation CURRENT names, whether or not its manifest is there."""
+    try:
+        name = (kb_dir / "CURRENT").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return kb_dir / name if name else None
+
+
+def lost_manifest(kb_dir: Path) -> str:
+    """"manifest.json：文件缺失" when CURRENT names a generation whose manifest is gone, else ""."""
+    gen = pointed_generation(kb_dir)
+    return "manifest.json：文件缺失" if gen is not None and current_generation(kb_dir) is None else ""
+
+
 def damage_error(kb_dir: Path, problem: str) -> AssistantError:
-    return AssistantError(f"索引文件损坏：{kb_dir / (current_generation(kb_dir) or kb_dir).name}/{problem}", repair_hint(kb_dir.name))
+    gen = current_generation(kb_dir) or pointed_generation(kb_dir)
+    return AssistantError(f"索引文件损坏：{kb_dir / gen.name if gen else kb_dir}/{problem}", repair_hint(kb_dir.name))
 
 
 _INTACT: set[Path] = set()  # generations this process has checked (they never change once committed)
@@ -249,7 +265,11 @@ def ensure_intact(kb_dir: Path) -> None:
     """Raise the one-line damage error when the live generation's files do not read back as committed.
     Checked once per generation and process, without opening chroma (cheap enough for the first question)."""
     gen = current_generation(kb_dir)
-    if gen is None or gen in _INTACT:
+    if gen is None:
+        if lost_manifest(kb_dir):
+            raise damage_error(kb_dir, lost_manifest(kb_dir))
+        return
+    if gen in _INTACT:
         return
     problem = check_generation(gen, deep=False)
     if problem:
@@ -264,6 +284,6 @@ def diagnose(kb_dir: Path) -> AssistantError | None:
     except OSError:
         return None
     if gen is None:
-        return None
+        return damage_error(kb_dir, lost_manifest(kb_dir)) if lost_manifest(kb_dir) else None
     problem = check_generation(gen)
     return damage_error(kb_dir, problem) if problem else None

@@ -19,6 +19,7 @@ from assistant.store import (
     check_generation,
     current_generation,
     damage_error,
+    lost_manifest,
     read_chunks,
     read_manifest,
     writer_lock,
@@ -180,12 +181,12 @@ def ingest(
     with writer_lock(kb_dir):
         prev_gen = current_generation(kb_dir)
         warnings: list[str] = []
-        damaged = check_generation(prev_gen) if prev_gen is not None else ""
+        damaged = check_generation(prev_gen) if prev_gen is not None else lost_manifest(kb_dir)
         seed = not damaged
         if damaged and not force:
             raise damage_error(kb_dir, damaged)
         if damaged:  # a forced rebuild (kb repair / --rebuild) starts from the source files alone
-            warnings.append(f"当前索引已损坏（{prev_gen.name}/{damaged}），本次从源文件完整重建")
+            warnings.append(f"当前索引已损坏（{damaged}），本次从源文件完整重建")
             prev_gen = None
         prev_manifest = read_manifest(prev_gen)
         prev_chunks, prev_tokens = read_chunks(prev_gen)

@@ -699,7 +699,7 @@ def damaged_files(base: Baseline, work: Path, cases: list[tuple[str, str]] | Non
     """Damage one file of the live generation; a question and an ingest must each name it with `kb repair`
     (exit 2, no traceback); `kb repair` must bring back the same answers."""
     from assistant.cli import main
-    from assistant.store import current_generation
+    from assistant.store import check_generation, current_generation
 
     row = Row("damaged chroma/bm25 file in the live generation")
     targets = damage_targets(base.env)
@@ -709,18 +709,17 @@ def damaged_files(base: Baseline, work: Path, cases: list[tuple[str, str]] | Non
         env = base.env.copy(f"{work.name}-{i}")
         gen = current_generation(env.kb_dir)
         _damage(gen / target, how, rng)
+        # Flipped bytes in an unused page of the sqlite file change nothing that is read: nothing to detect then.
+        harmless = current_generation(env.kb_dir) is not None and not check_generation(gen)
         row.tried += 1
         ok = True
-        shown = []
         for args in (["ask", QUESTIONS[0]], ["ingest"]):
             rc, out, err = _main(main, env, *args)
             row.exit_codes[rc] += 1
-            if rc == 0 and args[0] == "ask":
-                shown.append("(not detected: the damage did not touch what the question reads)")
+            if rc == 0 and harmless:
                 continue
-            line = err.strip()
+            line = last_line(err)
             row.note_message(line)
-            shown.append(line)
             if not (rc == 2 and one_line_with_fix(line) and "索引文件损坏" in line and "kb repair" in line and target.split("/")[-1] in line):
                 ok = False
                 row.problems.append(f"{target} {how}: `{args[0]}` rc {rc}: {err.strip()[-300:]!r}")

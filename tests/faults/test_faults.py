@@ -80,5 +80,5 @@ def test_questions_during_an_ingest_keep_their_answers(base, tmp_path):
 
 def test_damaged_index_files_are_named_with_kb_repair_and_repair_restores_the_answers(base, tmp_path):
     cases = [("chroma/chroma.sqlite3", "truncate"), ("bm25/vocab.index.json", "flip"), ("bm25/data.csc.index.npy", "delete"),
-             ("chunks.jsonl", "truncate"), ("manifest.json", "flip")]
+             ("chunks.jsonl", "truncate"), ("manifest.json", "flip"), ("manifest.json", "delete"), ("chroma/chroma.sqlite3", "flip")]
     assert_clean([damaged_files(base, tmp_path / "damaged", cases)])
