@@ -42,7 +42,7 @@ def build(settings: Settings | None = None) -> AssistantService:
     settings = settings or Settings()
     return AssistantService(
         settings,
-        embedder_factory=lambda: make_embedder(settings.embedder, settings.embed_batch),
+        embedder_factory=lambda: make_embedder(settings.embedder, settings.embed_batch, settings.embed_precision),
         answerer=build_answerer(settings),
         rewriter=build_rewriter(settings),
         gate_factory=lambda mode: build_gate(settings, mode),

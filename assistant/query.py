@@ -23,7 +23,10 @@ _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]{2,}")
 _ARTICLE_REF = re.compile(r"第\s*([一二三四五六七八九十百千零〇两\d]{1,7})\s*条")
 # A document the question names: 《…》, or a name ending in 条例/准则/细则/办法 (规定 only after a long name: "有关规定"
 # names nothing).
-_DOC_NAME = re.compile(r"《([^》]{2,40})》|([\u4e00-\u9fff（）]{2,24}?(?:条例|准则|细则|办法))|([\u4e00-\u9fff（）]{5,24}?规定)")
+_DOC_NAME = re.compile(
+    r"《([^》]{2,40})》|([\u4e00-\u9fff（）]{2,24}?(?:条例|准则|细则|办法))|([\u4e00-\u9fff（）]{5,24}?规定)"
+    r"|([\u4e00-\u9fff]{1,10}?(?<![方做说看合违依执司立守非用想手写算办宪])法)(?!律|规(?!定)|定|院|官|人|治)"
+)
 # What the user says before a name ("按照支部工作条例", "我们单位根据…") is cut off; a "name" that asks or acts
 # ("公务员任职回避有哪些规定") is a sentence, not a document.
 _LEAD_IN = re.compile(r"^(?:.*(?:按照|根据|依照|依据|里的|中的|年版|年))?(?:按|据|在|看|查|问|说)?")

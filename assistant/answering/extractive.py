@@ -135,7 +135,7 @@ class ExtractiveAnswerer:
 
     name = "extractive"
 
-    def __init__(self, min_relevance: float = 0.34, max_chunks: int = 3, keep_ratio: float = 0.8, min_concept: float = 0.5) -> None:
+    def __init__(self, min_relevance: float = 0.34, max_chunks: int = 2, keep_ratio: float = 0.8, min_concept: float = 0.3) -> None:
         self.min_relevance = min_relevance
         self.max_chunks = max_chunks
         self.keep_ratio = keep_ratio
