@@ -184,7 +184,7 @@ class Analyzer:
                     i += 1
         return found
 
-    def in_corpus(self, term: str, min_chunks: int = 2) -> bool:
+    def in_corpus(self, term: str, min_chunks: int = 1) -> bool:
         """Whether the documents use the term themselves (一岗双责, 三会一课): then the question already has the corpus
         wording, and expanding it only adds noise. Checked per matched term, once."""
         if term not in self._in_corpus:

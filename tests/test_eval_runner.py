@@ -224,6 +224,11 @@ def test_dev_set_gold_exists_in_the_chunked_corpus(corpus_dir):
         chunks.extend(chunk_document(dataclasses.replace(load_document(path, root), source=rel)))
     items = load_qa(sets_dir() / "dev.jsonl")
     assert gold_problems(items, chunks) == []
+    # The colloquial dev sets and the frozen held-out set are held to the same check.
+    for name in ("dev_colloquial.jsonl", "dev_lookalike.jsonl", "heldout.jsonl"):
+        other = load_qa(sets_dir() / name)
+        assert gold_problems(other, chunks) == [], name
+        assert set_stats(other).unanswerable >= 20, name
     stats = set_stats(items)
     assert stats.questions >= 60 and stats.unanswerable >= 10
     documents = {c.source for c in chunks if c.source != "MANIFEST.md"}
