@@ -248,9 +248,9 @@ class LLMAnswerer:
         for delta in self.chat.stream(self.messages(question, hits, query)):
             parts.append(delta)
             yield delta
-        yield self.finish(question, hits, query, "".join(parts))
+        yield self.finish(question, hits, query, "".join(parts), decision)
 
-    def finish(self, question: str, hits: Sequence[Hit], query: str, raw: str) -> Answer:
+    def finish(self, question: str, hits: Sequence[Hit], query: str, raw: str, decision: Decision | None = None) -> Answer:
         context = self.context(hits)
         text = clean_markers(raw)
         if not text or (NO_BASIS in text and not MARKER.search(text)):
@@ -271,4 +271,6 @@ class LLMAnswerer:
             query=query,
             warnings=warnings,
             unsupported=checked.unsupported,
+            notes=decision.notes if decision else (),
+            confidence=decision.confidence if decision else None,
         )
