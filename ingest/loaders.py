@@ -94,10 +94,31 @@ _LIST_WORDS = ("清单", "台账", "责任分工", "任务分解")
 _REPORT_WORDS = ("总结", "报告", "汇报", "情况", "述责述廉", "讲话")
 
 
+_NOT_TITLE = re.compile(r"^(?:第[一二三四五六七八九十百零〇\d]+[编章节条]|[一二三四五六七八九十]+、|（[一二三四五六七八九十]+）|\d+[.、．])")
+
+
+def _first_line_title(text: str) -> str:
+    """A plain .txt/.md document's title: its first non-empty line when it reads as one (short, Chinese,
+    no sentence punctuation, not a numbered item)."""
+    for line in text.split("\n")[:5]:
+        line = line.strip()
+        if not line:
+            continue
+        if (4 <= len(line) <= 60 and re.search(r"[\u4e00-\u9fff]", line)
+                and not re.search(r"[。；，？！：:]", line) and not _NOT_TITLE.match(line)):
+            return line
+        return ""
+    return ""
+
+
 def detect_title(text: str, path: Path) -> str:
     for line in text.split("\n")[:5]:
         if line.startswith("# "):
             return line[2:].strip()
+    if path.suffix.lower() in (".txt", ".md"):
+        first = _first_line_title(text)
+        if first:
+            return first
     stem = _VERSION_IN_NAME.sub("", path.stem).strip()
     return stem or path.stem
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from assistant.text import normalize
 from ingest.loaders import IngestError
+from ingest.numbering import Numbering
 from ingest.tables import TableText, check_office_container, render_table
 
 _HEADING_STYLE = re.compile(r"^(?:heading|标题)\s*(\d)$", re.I)
@@ -78,6 +79,11 @@ def load_docx(path: Path) -> tuple[str, dict]:
         raise IngestError(path, f"已损坏或不是 Word 文档（{type(e).__name__}）", "用 Word 或 WPS 打开后重新保存") from None
     blocks: list[tuple[int | None, str] | TableText] = []
     tables = TableText()
+    try:
+        numbering_element = document.part.numbering_part.element
+    except (KeyError, NotImplementedError):
+        numbering_element = None
+    numbering = Numbering(numbering_element)
     n_tables = 0
     for block in document.iter_inner_content():
         if isinstance(block, Table):
@@ -87,7 +93,13 @@ def load_docx(path: Path) -> tuple[str, dict]:
             tables.rows += t.rows
             tables.sheet_rows += t.sheet_rows
         else:
-            blocks.append((_outline_level(block), block.text.replace("\n", " ").replace("\r", " ")))
+            style = block.style.element if block.style is not None else None
+            label = numbering.prefix(block._p, style)
+            text = block.text.replace("\n", " ").replace("\r", " ")
+            if label and text.strip():
+                # 第一条 needs a space before the article text; 一、 and （一） run straight on.
+                text = label + ("　" if label.startswith("第") and label.endswith("条") else "") + text.lstrip()
+            blocks.append((_outline_level(block), text))
     # Normalize all paragraphs in one pass, as for a text file, so a （…） note spanning two paragraphs
     # gets its full-width brackets back; table lines are already normalized and must stay verbatim.
     paragraphs = [b[1] for b in blocks if isinstance(b, tuple)]
