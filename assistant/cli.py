@@ -196,7 +196,7 @@ EXTENSIONS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 
 # Each module defines its verbs with @command and appends a parser-extender to EXTENSIONS.
-EXTENSION_MODULES = ("assistant.cli_kb", "assistant.cli_llm", "assistant.cli_serve", "assistant.cli_eval", "assistant.cli_draft")
+EXTENSION_MODULES = ("assistant.cli_kb", "assistant.cli_llm", "assistant.cli_serve", "assistant.cli_eval", "assistant.cli_draft", "assistant.cli_diff")
 
 
 def _load_extensions() -> None:
