@@ -7,6 +7,7 @@ from pathlib import Path
 import docx
 from docx.oxml import parse_xml
 
+from ingest.chunking import chunk_document
 from ingest.loaders import load_document
 from ingest.numbering import chinese_counting
 from ingest.office import load_docx
@@ -76,6 +77,8 @@ def test_docx_numbering_recovered(tmp_path: Path) -> None:
 def test_docx_numbering_chunks_as_articles(tmp_path: Path) -> None:
     doc = load_document(_make(tmp_path / "规定.docx"), tmp_path)
     assert doc.kind == "regulation"
+    articles = [c.article for c in chunk_document(doc) if c.article]
+    assert articles[:2] == ["第一条", "第二条"] and "第十二条" in articles
 
 
 def test_gbk_txt_title_from_first_line(tmp_path: Path) -> None:
