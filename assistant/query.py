@@ -184,17 +184,11 @@ class Analyzer:
                     i += 1
         return found
 
-    def in_corpus(self, term: str, min_chunks: int = 1) -> bool:
+    def in_corpus(self, term: str) -> bool:
         """Whether the documents use the term themselves (一岗双责, 三会一课): then the question already has the corpus
-        wording, and expanding it only adds noise. Checked per matched term, once."""
+        wording, and expanding it only adds noise (dev hit@1 0.813 → 0.780 when such terms were expanded)."""
         if term not in self._in_corpus:
-            n = 0
-            for t in self.texts:
-                if term in t:
-                    n += 1
-                    if n >= min_chunks:
-                        break
-            self._in_corpus[term] = n >= min_chunks
+            self._in_corpus[term] = any(term in t for t in self.texts)
         return self._in_corpus[term]
 
     # ------------------------------------------------------------ the plan
