@@ -111,16 +111,7 @@ def summarize(rows: Sequence[dict], min_relevance: float | None = None) -> dict:
     rel_a = [r["relevance"] for r in ans]
     rel_u = [r["relevance"] for r in una]
     s["threshold"] = threshold_summary(rel_a, rel_u, min_relevance)
-    by_type: dict[str, dict] = {}
-    for t in sorted({r["type"] for r in rows}):
-        sub = [r for r in rows if r["type"] == t]
-        by_type[t] = {
-            "n": len(sub),
-            "hit@5": M.mean([r["hit@5"] for r in sub]),
-            "keypoint_coverage": M.mean([r["keypoint_coverage"] for r in sub]),
-            "refused": sum(r["refused"] for r in sub),
-        }
-    s["by_type"] = by_type
+    s["by_type"] = breakdown(rows, "type")
     # The three outcomes: a cited answer, related articles only (not an answer), no basis.
     s["outcomes"] = {
         group: {o: sum(1 for r in sub if r.get("outcome", "none" if r["refused"] else "answer") == o) for o in OUTCOMES}
@@ -128,18 +119,23 @@ def summarize(rows: Sequence[dict], min_relevance: float | None = None) -> dict:
     }
     for group, counts in s["outcomes"].items():
         s[f"outcomes_{group}"] = " / ".join(str(counts[o]) for o in OUTCOMES)
-    by_style: dict[str, dict] = {}
-    for st in sorted({r.get("style", "") for r in rows} - {""}):
-        sub = [r for r in rows if r.get("style") == st]
-        sub_a = [r for r in sub if r["answerable"]]
-        by_style[st] = {
+    s["by_style"] = breakdown(rows, "style")
+    return s
+
+
+def breakdown(rows: Sequence[dict], key: str) -> dict[str, dict]:
+    """Per value of ``key`` (type, style): questions, hit@5 and keypoints (answerable ones; M.mean skips the None of
+    unanswerable rows) and refusals. Rows without a value are left out."""
+    out: dict[str, dict] = {}
+    for value in sorted({r.get(key, "") for r in rows} - {""}):
+        sub = [r for r in rows if r.get(key) == value]
+        out[value] = {
             "n": len(sub),
-            "hit@5": M.mean([r["hit@5"] for r in sub_a if r["hit@5"] is not None]),
-            "keypoint_coverage": M.mean([r["keypoint_coverage"] for r in sub_a]),
+            "hit@5": M.mean([r["hit@5"] for r in sub]),
+            "keypoint_coverage": M.mean([r["keypoint_coverage"] for r in sub]),
             "refused": sum(r["refused"] for r in sub),
         }
-    s["by_style"] = by_style
-    return s
+    return out
 
 
 def threshold_summary(rel_answerable: Sequence[float], rel_unanswerable: Sequence[float], current: float | None = None) -> dict:

@@ -109,8 +109,8 @@ def related_answer(question: str, hits: Sequence[Hit], query: str, decision: Dec
         if key in seen:
             continue
         seen.add(key)
-        first = next((x for x in sentences(h.chunk.text) if _ARTICLE_PREFIX.sub("", x)), h.chunk.text)
-        quote = _ARTICLE_PREFIX.sub("", first)[:120]
+        opening = (_ARTICLE_PREFIX.sub("", x) for x in sentences(h.chunk.text))
+        quote = next((x for x in opening if x), h.chunk.text)[:120]
         related.append(Citation(len(related) + 1, h.chunk, quote))
         lines.append(f"- {h.chunk.label}：{quote}")
         if len(related) >= max_items:
