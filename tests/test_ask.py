@@ -1,7 +1,7 @@
 """The grounded `ask` path end to end with the hash embedder and the extractive answerer."""
 
 from assistant.answering.extractive import REFUSAL
-from assistant.cli import main
+from assistant.faces.cli.main import main
 
 RULE = (
     "# 某单位主体责任规定（示例）\n\n## 第二章 责任内容\n\n"

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from filemakers import encrypt_office, encrypt_pdf, make_docx, make_pdf, make_scanned_pdf, make_xlsx
 
-from assistant.embeddings import HashEmbedder
-from assistant.retrieval import IndexReader, make_retriever
-from assistant.store import current_generation, read_chunks, read_manifest
-from ingest.loaders import MAX_BYTES
-from ingest.pipeline import Source, ingest
+from assistant.index.embeddings import HashEmbedder
+from assistant.index.retrieval import IndexReader, make_retriever
+from assistant.index.store import current_generation, read_chunks, read_manifest
+from assistant.ingest.loaders import MAX_BYTES
+from assistant.ingest.pipeline import Source, ingest
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = "# 作风建设规定\n\n第一条 严格执行中央八项规定精神。\n\n第二条 班子成员履行一岗双责。\n\n第三条 本规定自印发之日起施行。\n"
@@ -109,7 +109,7 @@ def test_bad_files_never_damage_the_existing_index(tmp_path):
 SLOW_INGEST = textwrap.dedent(
     """
     import sys, time
-    from assistant import embeddings
+    from assistant.index import embeddings
 
     real = embeddings.HashEmbedder.embed_documents
 
@@ -118,7 +118,7 @@ SLOW_INGEST = textwrap.dedent(
         return real(self, texts)
 
     embeddings.HashEmbedder.embed_documents = slow
-    from assistant.cli import main
+    from assistant.faces.cli.main import main
 
     sys.exit(main(sys.argv[1:]))
     """
@@ -159,7 +159,7 @@ def test_kill_9_during_ingest_keeps_the_index_and_a_rerun_completes(tmp_path):
     assert any(p != live for p in kb.glob("gen-*"))  # ... though it is still on disk
     assert search(kb, "一岗双责")[0].chunk.text == "第二条 班子成员履行一岗双责。"
 
-    rerun = subprocess.run([sys.executable, "-m", "assistant.cli", *args], env=env, capture_output=True, text=True, timeout=120)
+    rerun = subprocess.run([sys.executable, "-m", "assistant", *args], env=env, capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 0, rerun.stderr
     new = current_generation(kb)
     chunks = read_chunks(new)[0]

@@ -3,10 +3,10 @@ from pathlib import Path
 
 import pytest
 
-from assistant.types import Document
-from ingest.chunking import chunk_document
-from ingest.loaders import load_document
-from ingest.structure import cn_to_int, int_to_cn, split_enumeration
+from assistant.core.types import Document
+from assistant.ingest.chunking import chunk_document
+from assistant.ingest.loaders import load_document
+from assistant.text.structure import cn_to_int, int_to_cn, split_enumeration
 
 
 def doc(text: str, kind: str = "regulation", title: str = "测试条例") -> Document:

@@ -7,10 +7,10 @@ from pathlib import Path
 import docx
 from docx.oxml import parse_xml
 
-from ingest.chunking import chunk_document
-from ingest.loaders import load_document
-from ingest.numbering import chinese_counting
-from ingest.office import load_docx
+from assistant.ingest.chunking import chunk_document
+from assistant.ingest.loaders import load_document
+from assistant.ingest.numbering import chinese_counting
+from assistant.ingest.office import load_docx
 
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 

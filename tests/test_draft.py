@@ -46,8 +46,8 @@ def kb(tmp_path_factory):
     kdir = root / "knowledge"
     for sub in ("regulations", "reports", "lists"):
         shutil.copytree(DATA / sub, kdir / sub)
-    from assistant.compose import build
-    from assistant.settings import Settings
+    from assistant.app.compose import build
+    from assistant.core.settings import Settings
 
     settings = Settings(knowledge_dir=kdir, index_dir=root / "index", embedder="hash", mode="hybrid")
     svc = build(settings)
@@ -82,7 +82,7 @@ def test_outline_text_round_trips_and_keeps_the_section_number():
 
 
 def test_outline_without_headings_is_a_one_line_error():
-    from assistant.types import AssistantError
+    from assistant.core.errors import AssistantError
 
     with pytest.raises(AssistantError, match="no headings"):
         parse_outline("\n  \n")
@@ -239,8 +239,8 @@ def test_llm_rewords_each_sentence_and_keeps_only_what_its_source_supports(kb):
 
 
 def test_accept_rewrite_rules():
+    from assistant.core.types import Chunk
     from assistant.drafting.writer import Item, accept_rewrite
-    from assistant.types import Chunk
 
     reg = Chunk(
         id="r", doc_id="d", source="reg.md", title="某某工作规定", kind="regulation", article="第九条",
@@ -321,7 +321,7 @@ def _cli(kb, *args: str) -> list[str]:
 
 
 def test_cli_outline_then_docx_and_markdown(kb, tmp_path, capsys):
-    from assistant.cli import main
+    from assistant.faces.cli.main import main
 
     assert main(_cli(kb, "--topic", SECTION, "--outline-only")) == 0
     printed = capsys.readouterr().out
@@ -338,7 +338,7 @@ def test_cli_outline_then_docx_and_markdown(kb, tmp_path, capsys):
 
 
 def test_cli_errors_are_one_line(kb, tmp_path, capsys):
-    from assistant.cli import main
+    from assistant.faces.cli.main import main
 
     assert main(_cli(kb, "--topic", SECTION)) == 2
     assert capsys.readouterr().err.startswith("错误：no output file given — add --out")
@@ -348,7 +348,7 @@ def test_cli_errors_are_one_line(kb, tmp_path, capsys):
 
 
 def test_cli_draft_eval_prints_coverage_and_citation_share(kb, tmp_path, capsys):
-    from assistant.cli import main
+    from assistant.faces.cli.main import main
 
     topics = tmp_path / "topics.jsonl"
     shutil.copy(FACTS, tmp_path / "facts.md")
@@ -384,8 +384,8 @@ def test_draft_eval_compares_template_and_llm_prose(kb):
     # The measures themselves.
     stats = prose_stats(["严格落实规定要求", "严格落实清单任务", "召开党委会十二次"], Counter({"落实": 1}))
     assert stats["repeated_openings"] == round(2 / 3, 4) and stats["sentence_chars"] == 8.0 and stats["style"] > 0
+    from assistant.core.types import Chunk, Citation
     from assistant.drafting.model import Paragraph
-    from assistant.types import Chunk, Citation
 
     rule = Chunk(id="r", doc_id="d", title="规定", text="党委每年年初应当制定年度任务安排，明确责任分工。党委应当落实“四风”整治要求。", kind="regulation")
     p = Paragraph(
@@ -398,7 +398,7 @@ def test_draft_eval_compares_template_and_llm_prose(kb):
 def test_draft_tab_builds_and_writes_downloads(kb, tmp_path):
     import gradio as gr
 
-    from assistant.ui.draft_tab import build_draft_tab, draft_html, outline_for, sources_html, write_draft
+    from assistant.faces.ui.draft_tab import build_draft_tab, draft_html, outline_for, sources_html, write_draft
 
     with gr.Blocks() as demo, gr.Tabs():
         build_draft_tab(kb)

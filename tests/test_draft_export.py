@@ -8,9 +8,9 @@ import pytest
 from docx.enum.text import WD_LINE_SPACING
 from docx.oxml.ns import qn
 
+from assistant.core.types import Chunk, Citation
 from assistant.drafting.export import APPENDIX_TITLE, to_docx, to_markdown
 from assistant.drafting.model import CheckResult, Draft, Heading, Outline, Paragraph, Section
-from assistant.types import Chunk, Citation
 
 RULE = Chunk(
     id="r8",

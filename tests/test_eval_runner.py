@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from assistant.cli import main
-from evals.format import load_qa
-from evals.runner import evaluate, index_matches, worst
+from assistant.app.evaluation import evaluate, index_matches, worst
+from assistant.evaluation.format import load_qa
+from assistant.faces.cli.main import main
 
 DOCS = {
     "测试主体责任规定(2020).md": "# 测试主体责任规定\n\n"
@@ -182,7 +182,7 @@ def test_sweep_builds_an_index_per_embedder_and_reuses_a_matching_one(tiny, tmp_
 
 def test_eval_tab_runs_a_set(tiny):
     gr = pytest.importorskip("gradio")
-    from assistant.ui.eval_tab import build_eval_tab, run_eval
+    from assistant.faces.ui.eval_tab import build_eval_tab, run_eval
 
     settings, service, qa = tiny
     with gr.Blocks():
@@ -197,7 +197,7 @@ def test_eval_tab_runs_a_set(tiny):
 
 
 def test_report_falls_back_to_ascii_labels_without_cjk_font(tiny, monkeypatch, tmp_path):
-    from evals import report
+    from assistant.app import report
 
     settings, service, qa = tiny
     monkeypatch.setattr(report, "cjk_font", lambda: None)
@@ -213,10 +213,10 @@ def test_dev_set_gold_exists_in_the_chunked_corpus(corpus_dir):
     answerable question is in the text of its gold articles (so the gold really answers it)."""
     import dataclasses
 
-    from evals.format import doc_matches, gold_problems, set_stats, sets_dir
-    from ingest.chunking import chunk_document
-    from ingest.loaders import load_document
-    from ingest.pipeline import Source, scan
+    from assistant.evaluation.format import doc_matches, gold_problems, set_stats, sets_dir
+    from assistant.ingest.chunking import chunk_document
+    from assistant.ingest.loaders import load_document
+    from assistant.ingest.pipeline import Source, scan
 
     files, _ = scan([Source(corpus_dir)])
     chunks = []

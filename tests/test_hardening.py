@@ -11,9 +11,9 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-from assistant.cli import main
-from assistant.settings import Settings
-from assistant.types import AssistantError
+from assistant.core.errors import AssistantError
+from assistant.core.settings import Settings
+from assistant.faces.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 RULE = "# 作风建设规定\n\n第一条 严格执行中央八项规定精神。\n\n第二条 班子成员履行一岗双责。\n\n第三条 本规定自印发之日起施行。\n"
@@ -176,7 +176,7 @@ def test_global_options_work_after_the_verb(cli, capsys, tmp_path):
 
 
 def test_int_to_cn_beyond_ten_thousand_round_trips():
-    from ingest.structure import cn_to_int, int_to_cn
+    from assistant.text.structure import cn_to_int, int_to_cn
 
     assert int_to_cn(10000) == "一万"
     assert int_to_cn(10015) == "一万零一十五"
@@ -201,7 +201,7 @@ def test_articles_numbered_ten_thousand_and_above_are_ingested_and_found(hash_se
 
 
 def test_bad_history_on_the_ask_api_is_a_chinese_error(hash_service):
-    from assistant.ui.app import ask_api
+    from assistant.faces.ui.app import ask_api
 
     (hash_service.settings.knowledge_dir / "作风规定.md").write_text(RULE, "utf-8")
     hash_service.ingest(show_bar=False)
@@ -233,7 +233,7 @@ def test_bad_history_through_the_served_api_is_one_chinese_line(tmp_path):
 
 
 def test_raw_python_errors_never_reach_the_page(hash_service, monkeypatch, caplog):
-    from assistant.ui.app import INTERNAL_ERROR, _chat_fn, ask_api, guarded
+    from assistant.faces.ui.app import INTERNAL_ERROR, _chat_fn, ask_api, guarded
 
     def broken(*a, **k):
         raise KeyError("secret internal detail")
@@ -276,8 +276,8 @@ def test_raw_python_errors_never_reach_the_page(hash_service, monkeypatch, caplo
 
 
 def _draft_with_citation():
+    from assistant.core.types import Chunk, Citation
     from assistant.drafting.model import Draft, Outline, Paragraph, Section
-    from assistant.types import Chunk, Citation
 
     rule = Chunk(id="r1", doc_id="d1", title="作风建设规定", text="班子成员履行一岗双责。", kind="regulation", article="第二条")
     c = Citation(1, rule, rule.text)
@@ -289,7 +289,7 @@ def test_draft_preview_and_docx_have_no_stray_digit_after_citations(tmp_path):
     import docx
 
     from assistant.drafting.export import special_parts, to_docx
-    from assistant.ui.draft_tab import paragraph_html
+    from assistant.faces.ui.draft_tab import paragraph_html
 
     d, text = _draft_with_citation()
     assert "".join(special_parts(text)) == text
@@ -306,8 +306,8 @@ def test_draft_preview_and_docx_have_no_stray_digit_after_citations(tmp_path):
 
 
 def test_eval_tab_shows_na_for_refusal_metrics_without_unanswerable_questions():
-    from assistant.ui.eval_tab import undefined_refusal_as_na
-    from evals.report import TABLE, summary_rows
+    from assistant.app.report import TABLE, summary_rows
+    from assistant.faces.ui.eval_tab import undefined_refusal_as_na
 
     class Run:
         def __init__(self, name, summary):

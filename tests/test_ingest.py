@@ -2,10 +2,10 @@ import json
 
 import pytest
 
-from assistant.embeddings import HashEmbedder
-from assistant.retrieval import IndexReader, make_retriever
-from assistant.store import current_generation, read_chunks
-from ingest.pipeline import Source, ingest
+from assistant.index.embeddings import HashEmbedder
+from assistant.index.retrieval import IndexReader, make_retriever
+from assistant.index.store import current_generation, read_chunks
+from assistant.ingest.pipeline import Source, ingest
 
 RULE = "# 测试责任规定\n\n## 第一章 总则\n\n第一条 为落实主体责任，制定本规定。\n\n第二条 班子成员履行一岗双责，对分管领域党风廉政建设负领导责任。\n\n第三条 本规定自发布之日起施行。\n"
 OTHER = "# 作风建设办法\n\n第一条 严格执行中央八项规定精神，持续纠治四风。\n\n第二条 加强监督检查。\n\n第三条 本办法自印发之日起施行。\n"
@@ -111,7 +111,7 @@ def test_manifest_records_embedder_and_files(kdir, tmp_path):
 
 
 def test_chunker_change_rechunks_but_reuses_vectors(kdir, tmp_path, monkeypatch):
-    import ingest.pipeline as pipeline
+    import assistant.ingest.pipeline as pipeline
 
     kb = tmp_path / "kb"
     emb = CountingEmbedder()

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from filemakers import make_docx, make_xlsx
 
-from assistant.cli import main
-from assistant.settings import Settings
+from assistant.core.settings import Settings
+from assistant.faces.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 RULE = "# 作风建设规定\n\n第一条 严格执行中央八项规定精神。\n\n第二条 班子成员履行一岗双责。\n\n第三条 本规定自印发之日起施行。\n"
@@ -153,7 +153,7 @@ def test_remove_by_name_or_title_and_rebuild(env, capsys):
 
 def test_the_shipped_samples_answer_with_every_citation_form(tmp_path):
     """The main command over knowledge/ cites a rule article, a list row with its subject, and a report section."""
-    from assistant.compose import build
+    from assistant.app.compose import build
 
     svc = build(Settings(knowledge_dir=ROOT / "knowledge", index_dir=tmp_path / "index", embedder="hash"))
     report = svc.ingest(show_bar=False)

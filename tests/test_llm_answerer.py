@@ -5,19 +5,13 @@ from pathlib import Path
 import pytest
 
 from assistant.answering.extractive import REFUSAL
-from assistant.answering.llm import (
-    INJECTION,
-    REDACTED,
-    LLMAnswerer,
-    OpenAIChatModel,
-    attach_markers,
-    clean_markers,
-    openai_chat_model,
-)
+from assistant.answering.llm import INJECTION, REDACTED, LLMAnswerer, attach_markers, clean_markers
 from assistant.answering.scripted import ScriptedChatModel
 from assistant.answering.verify import UNSUPPORTED_MARK
-from assistant.settings import PROJECT_ROOT, Settings
-from assistant.types import Answer, AssistantError, Chunk, Hit
+from assistant.core.errors import AssistantError
+from assistant.core.settings import PROJECT_ROOT, Settings
+from assistant.core.types import Answer, Chunk, Hit
+from assistant.llm.chat import OpenAIChatModel, openai_chat_model
 
 PROMPTS = PROJECT_ROOT / "prompts"
 DUTY = Chunk(
@@ -163,7 +157,7 @@ def test_missing_prompt_file_is_a_clear_error(tmp_path: Path):
 
 def test_compose_builds_llm_answerer_and_rewriter():
     from assistant.answering.rewrite import LLMRewriter, heuristic_rewrite
-    from assistant.compose import build_answerer, build_rewriter
+    from assistant.app.compose import build_answerer, build_rewriter
 
     s = Settings(answerer="llm", embedder="hash")
     assert isinstance(build_answerer(s), LLMAnswerer) and isinstance(build_rewriter(s), LLMRewriter)

@@ -4,8 +4,8 @@ import pytest
 from llm_fixtures import llm_settings
 from test_llm_server import RULE, assert_grounded
 
-from assistant import llm_server
-from assistant.compose import build
+from assistant.app.compose import build
+from assistant.llm import server as llm_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -34,11 +34,11 @@ def test_qwen_rewords_a_draft_section_and_every_sentence_stays_grounded(qwen_ser
     from test_draft import DATA, FACTS
 
     from assistant.answering.verify import MARKER, verify
-    from assistant.cli_draft import chat_model
+    from assistant.core.settings import Settings
     from assistant.drafting import draft
     from assistant.drafting.check import allowed_figures, figures
     from assistant.drafting.facts import load_facts
-    from assistant.settings import Settings
+    from assistant.faces.cli.draft import chat_model
 
     kdir = tmp_path / "knowledge"
     for sub in ("regulations", "reports", "lists"):

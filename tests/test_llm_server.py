@@ -9,10 +9,11 @@ import urllib.request
 import pytest
 from llm_fixtures import free_port, llm_settings
 
-from assistant import llm_server
-from assistant.answering.llm import openai_chat_model
-from assistant.cli import main
-from assistant.types import Answer, AssistantError
+from assistant.core.errors import AssistantError
+from assistant.core.types import Answer
+from assistant.faces.cli.main import main
+from assistant.llm import server as llm_server
+from assistant.llm.chat import openai_chat_model
 
 RULE = (
     "# 某单位主体责任规定（示例）\n\n## 第二章 责任内容\n\n"
@@ -94,7 +95,7 @@ def test_status_and_stop_with_nothing_running(tmp_path):
 
 
 def test_config_from_settings_takes_port_and_key_from_base_url():
-    from assistant.settings import Settings
+    from assistant.core.settings import Settings
 
     cfg = llm_server.config_from_settings(Settings(llm_base_url="http://127.0.0.1:9123/v1", llm_api_key="abc"))
     assert cfg.port == 9123 and cfg.api_key == "abc" and cfg.model == "qwen"
@@ -174,7 +175,7 @@ def assert_grounded(ans: Answer) -> None:
 
 @pytest.mark.integration
 def test_service_answers_through_real_llm(smollm2_server, hash_settings):
-    from assistant.compose import build
+    from assistant.app.compose import build
 
     (hash_settings.knowledge_dir / "rule.md").write_text(RULE, "utf-8")
     svc = build(llm_settings(smollm2_server, hash_settings, llm_max_tokens=96))

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from filemakers import cjk_font, make_docx, make_pdf, make_xls, make_xlsx, regulation_blocks
 
+from assistant.core.errors import IngestError
+from assistant.ingest.chunking import chunk_document
+from assistant.ingest.loaders import load_document
 from assistant.text import normalize
-from ingest.chunking import chunk_document
-from ingest.loaders import IngestError, load_document
 
 ROOT = Path(__file__).resolve().parent.parent
 RULE = "regulations/党委（党组）落实全面从严治党主体责任规定(2020).md"

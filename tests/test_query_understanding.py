@@ -7,9 +7,10 @@ import pytest
 from assistant.answering.extractive import RELATED_HEAD, provision_quote
 from assistant.answering.gate import FEATURES, Gate, GateModel
 from assistant.answering.verify import verify
-from assistant.query import QueryPlan, coverage, doc_aliases
-from assistant.thesaurus import Thesaurus, parse
-from assistant.types import AssistantError, Chunk, Decision
+from assistant.core.errors import AssistantError
+from assistant.core.types import Chunk, Decision
+from assistant.index.query import QueryPlan, coverage, doc_aliases
+from assistant.text.thesaurus import Thesaurus, parse
 
 RULE = (
     "# 某单位廉洁纪律规定（示例）\n\n## 第一章 一般规定\n\n"
@@ -148,7 +149,7 @@ def test_none_outcome_is_a_refusal(rule_service):
 
 
 def test_fit_gate_separates_and_reports_cross_validated_figures():
-    from evals.gate_fit import fit_gate
+    from assistant.evaluation.gate_fit import fit_gate
 
     rows = []
     for i in range(40):

@@ -2,9 +2,9 @@
 
 from assistant.answering.rewrite import LLMRewriter, heuristic_rewrite, is_follow_up, make_rewriter, pairs
 from assistant.answering.scripted import ScriptedChatModel
-from assistant.settings import PROJECT_ROOT, Settings
+from assistant.core.errors import AssistantError
+from assistant.core.settings import PROJECT_ROOT, Settings
 from assistant.text import query_tokens
-from assistant.types import AssistantError
 
 PROMPTS = PROJECT_ROOT / "prompts"
 H = [("党委主体责任包括哪些内容", "党委对本地区全面从严治党负主体责任。[1]")]

@@ -54,7 +54,7 @@ def test_superseded_text_is_labelled_in_answers(corpus_service):
 
 
 def test_m3e_small_loads_offline_and_ranks_sensibly():
-    from assistant.embeddings import M3eEmbedder
+    from assistant.index.embeddings import M3eEmbedder
 
     emb = M3eEmbedder()
     q = emb.embed_query("领导班子成员履行一岗双责")

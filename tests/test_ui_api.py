@@ -7,9 +7,9 @@ import pytest
 from pydantic import SecretStr
 from ui_fixtures import DUTY_QUOTE, make_service, serve
 
-from assistant.settings import Settings
-from assistant.types import AssistantError
-from assistant.ui.app import _chat_fn, launch_kwargs
+from assistant.core.errors import AssistantError
+from assistant.core.settings import Settings
+from assistant.faces.ui.app import _chat_fn, launch_kwargs
 
 QUESTION = "一岗双责要求我做什么？"
 
@@ -79,7 +79,7 @@ def test_chat_handler_shows_errors_in_the_chat(tmp_path):
 
 
 def render_escaped(text: str) -> str:
-    from assistant.ui.render import escape
+    from assistant.faces.ui.render import escape
 
     return escape(text)
 
@@ -121,8 +121,8 @@ def _serve_cli(tmp_path, *args: str) -> list[str]:
     import sys
 
     env = {**os.environ, "ASSISTANT_EMBEDDER": "hash", "ASSISTANT_ANSWERER": "extractive", "ASSISTANT_INDEX_DIR": str(tmp_path / "index")}
-    # Not `-m assistant.cli`: that runs a second copy of the module, which the verb modules never register into.
-    main = "import sys; from assistant.cli import main; sys.exit(main(sys.argv[1:]))"
+    # Not `-m assistant.faces.cli.main`: that runs a second copy of the module, which the verb modules never register into.
+    main = "import sys; from assistant.faces.cli.main import main; sys.exit(main(sys.argv[1:]))"
     return [sys.executable, "-c", main, "--knowledge-dir", str(tmp_path / "knowledge"), "serve", *args], env
 
 
@@ -135,7 +135,7 @@ def test_serve_command_ingests_then_serves(tmp_path):
     import httpx
     from ui_fixtures import REGULATION, free_port
 
-    from assistant.compose import build
+    from assistant.app.compose import build
 
     (tmp_path / "knowledge").mkdir()
     (tmp_path / "knowledge" / "主体责任规定.md").write_text(REGULATION, "utf-8")
@@ -168,7 +168,7 @@ def test_serve_command_ingests_then_serves(tmp_path):
 def test_serve_on_a_busy_port_is_one_error_line(tmp_path, monkeypatch, capsys):
     import socket
 
-    from assistant.cli import main
+    from assistant.faces.cli.main import main
 
     monkeypatch.setenv("ASSISTANT_EMBEDDER", "hash")
     monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(tmp_path / "index"))

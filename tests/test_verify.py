@@ -3,7 +3,7 @@
 import pytest
 
 from assistant.answering.verify import UNSUPPORTED_MARK, best_quote, overlap, verify
-from assistant.types import Chunk, Citation
+from assistant.core.types import Chunk, Citation
 
 DUTY = Chunk(
     id="rule#8",

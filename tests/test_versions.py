@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from assistant.versions import align, compare, earlier_version, parse_articles, summary
+from assistant.index.versions import align, compare, earlier_version, parse_articles, summary
 
 OLD = """# 示例规定
 第一章　总则

@@ -39,8 +39,8 @@ def free_port() -> int:
 
 def make_service(tmp_path: Path, **overrides):
     """An ingested knowledge base with one regulation, built with the deterministic hash embedder."""
-    from assistant.compose import build
-    from assistant.settings import Settings
+    from assistant.app.compose import build
+    from assistant.core.settings import Settings
 
     kdir = tmp_path / "knowledge"
     kdir.mkdir()
@@ -63,7 +63,7 @@ def make_service(tmp_path: Path, **overrides):
 @contextmanager
 def serve(service) -> Iterator[str]:
     """Run the app in this process (uvicorn thread) and yield its base URL."""
-    from assistant.ui.app import build_app, launch
+    from assistant.faces.ui.app import build_app, launch
 
     demo = build_app(service)
     _app, url, _share = launch(demo, service.settings, prevent_thread_lock=True, quiet=True)

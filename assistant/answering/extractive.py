@@ -6,9 +6,9 @@ import dataclasses
 import re
 from collections.abc import Iterator, Sequence
 
-from assistant.retrieval import relevance
+from assistant.core.types import Answer, Citation, Decision, Hit
+from assistant.index.retrieval import relevance
 from assistant.text import query_tokens, sentences
-from assistant.types import Answer, Citation, Decision, Hit
 
 _ARTICLE_PREFIX = re.compile(r"^第[一二三四五六七八九十百千零〇\d]+条(?:之[一二三四五六七八九十]+)?\s*")
 

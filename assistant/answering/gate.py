@@ -16,12 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.query import QueryPlan
-from assistant.query import coverage as concept_coverage
+from assistant.core.resources import RESOURCES
+from assistant.core.types import Decision, Hit
+from assistant.index.query import QueryPlan
+from assistant.index.query import coverage as concept_coverage
 from assistant.text import query_tokens, sentences
-from assistant.types import Decision, Hit
 
-GATE_FILE = Path(__file__).resolve().parent.parent / "resources" / "gate.json"
+GATE_FILE = RESOURCES / "gate.json"
 FEATURES = (
     "coverage",  # best share of the question's IDF mass in one chunk (the old single signal)
     "concept",  # best concept coverage after thesaurus expansion and typo correction

@@ -13,116 +13,14 @@ from pathlib import Path
 
 from assistant.answering.extractive import legacy_decision, refusal, related_answer, superseded_warnings
 from assistant.answering.verify import _CLAIM, MARKER, overlap, supports, verify
+from assistant.core.types import Answer, Chunk, Decision, Hit
+from assistant.llm.prompts import load_prompt
 from assistant.text import query_tokens, sentences
-from assistant.types import Answer, AssistantError, Chunk, Decision, Hit
 
-Messages = Sequence[tuple[str, str]]
 NO_BASIS = "知识库中没有依据"
 
 
-def load_prompt(prompts_dir: Path, name: str) -> str:
-    path = Path(prompts_dir) / f"{name}.txt"
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except OSError as e:
-        raise AssistantError(f"prompt file {path} is missing", "restore it from the repository or set ASSISTANT_PROMPTS_DIR") from e
-
-
 # ---------------------------------------------------------------------------------------------- chat models
-
-
-class OpenAIChatModel:
-    """Any OpenAI-compatible server (llama-server, Ollama, vLLM, DeepSeek, DashScope, Zhipu) through langchain-openai."""
-
-    def __init__(
-        self,
-        base_url: str,
-        model: str,
-        api_key: str,
-        temperature: float = 0.1,
-        max_tokens: int = 512,
-        timeout: float = 120.0,
-    ) -> None:
-        self.base_url, self.model, self.timeout = base_url, model, timeout
-        self._kwargs = dict(
-            base_url=base_url,
-            model=model,
-            api_key=api_key or "none",  # the client refuses an empty key; local servers may not need one
-            temperature=temperature,
-            max_tokens=max_tokens,
-            timeout=timeout,
-            max_retries=1,
-        )
-        self._llm = None
-
-    @property
-    def llm(self):
-        if self._llm is None:
-            from langchain_openai import ChatOpenAI
-
-            self._llm = ChatOpenAI(**self._kwargs)
-        return self._llm
-
-    @staticmethod
-    def to_langchain(messages: Messages) -> list:
-        from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
-
-        kinds = {"system": SystemMessage, "user": HumanMessage, "human": HumanMessage, "assistant": AIMessage, "ai": AIMessage}
-        out = []
-        for role, content in messages:
-            if role not in kinds:
-                raise ValueError(f"unknown chat role {role!r}")
-            out.append(kinds[role](content=content))
-        return out
-
-    def complete(self, messages: Messages) -> str:
-        try:
-            return _text(self.llm.invoke(self.to_langchain(messages)).content)
-        except Exception as e:
-            raise self._error(e) from e
-
-    def stream(self, messages: Messages) -> Iterator[str]:
-        try:
-            for chunk in self.llm.stream(self.to_langchain(messages)):
-                text = _text(chunk.content)
-                if text:
-                    yield text
-        except Exception as e:
-            raise self._error(e) from e
-
-    def _error(self, e: Exception) -> Exception:
-        """Turn client exceptions into one-line AssistantErrors with the fix; leave anything else alone."""
-        import openai
-
-        if isinstance(e, openai.APITimeoutError):
-            return AssistantError(f"the LLM at {self.base_url} did not answer within {self.timeout:.0f}s", "raise ASSISTANT_LLM_TIMEOUT or use a smaller model")
-        if isinstance(e, openai.APIConnectionError):
-            return AssistantError(f"cannot reach the LLM server at {self.base_url}", "start it with `assistant llm serve` or set ASSISTANT_LLM_BASE_URL")
-        if isinstance(e, openai.AuthenticationError):
-            return AssistantError(f"the LLM server at {self.base_url} rejected the API key", "set ASSISTANT_LLM_API_KEY")
-        if isinstance(e, openai.NotFoundError):
-            return AssistantError(f"model {self.model!r} not found at {self.base_url}", "set ASSISTANT_LLM_MODEL")
-        if isinstance(e, openai.APIStatusError):
-            return AssistantError(f"the LLM server answered {e.status_code}: {str(e)[:200]}", "check the server log")
-        return e
-
-
-def _text(content) -> str:
-    if isinstance(content, str):
-        return content
-    # Some providers return a list of content parts.
-    return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content or ())
-
-
-def openai_chat_model(settings, max_tokens: int | None = None) -> OpenAIChatModel:
-    return OpenAIChatModel(
-        base_url=settings.llm_base_url,
-        model=settings.llm_model,
-        api_key=settings.llm_api_key.get_secret_value(),
-        temperature=settings.llm_temperature,
-        max_tokens=max_tokens or settings.llm_max_tokens,
-        timeout=settings.llm_timeout,
-    )
 
 
 # ---------------------------------------------------------------------------------------------- answers

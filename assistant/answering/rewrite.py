@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
+from assistant.core.errors import AssistantError
 from assistant.text import query_tokens, user_terms
-from assistant.types import AssistantError
 
 History = Sequence[tuple[str, str]]
 Rewriter = Callable[[str, History], str]
@@ -93,7 +93,7 @@ class LLMRewriter:
     """Asks the chat model for a standalone question; a reply that loses the follow-up's own words is not trusted."""
 
     def __init__(self, chat, prompts_dir: Path, fallback: Rewriter = heuristic_rewrite, max_turns: int = 3, answer_chars: int = 120) -> None:
-        from assistant.answering.llm import load_prompt
+        from assistant.llm.prompts import load_prompt
 
         self.chat = chat
         self.system = load_prompt(prompts_dir, "rewrite_system")
@@ -146,7 +146,7 @@ class RegulationRewriter:
     the question lacks (that would be the model guessing the answer), no citation markers."""
 
     def __init__(self, chat, prompts_dir: Path, max_chars: int = 80) -> None:
-        from assistant.answering.llm import load_prompt
+        from assistant.llm.prompts import load_prompt
 
         self.chat = chat
         self.system = load_prompt(prompts_dir, "reword_system")
@@ -175,7 +175,7 @@ class RegulationRewriter:
 
 def make_rewriter(settings) -> Rewriter:
     if settings.answerer == "llm":
-        from assistant.answering.llm import openai_chat_model
+        from assistant.llm.chat import openai_chat_model
 
         # A rewrite is one short line; do not let the model ramble for llm_max_tokens.
         return LLMRewriter(openai_chat_model(settings, max_tokens=64), settings.prompts_dir)

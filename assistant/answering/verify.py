@@ -10,8 +10,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from assistant.core.types import Chunk, Citation
 from assistant.text import query_tokens, sentences
-from assistant.types import Chunk, Citation
 
 MARKER = re.compile(r"\[(\d{1,3})\]")
 # A sentence ends at 。！？ or a newline; markers right after the end stay with their sentence.

@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from assistant.core.errors import AssistantError
+from assistant.core.protocols import ChatModel
+from assistant.core.types import Chunk
 from assistant.drafting.check import check_draft
 from assistant.drafting.facts import load_facts
 from assistant.drafting.model import CheckResult, Draft, Heading, Outline, Paragraph, Section
 from assistant.drafting.outline import parse_outline, propose_outline
 from assistant.drafting.writer import Progress, write_sections
-from assistant.protocols import ChatModel
-from assistant.types import AssistantError, Chunk
 
 __all__ = [
     "CheckResult",

@@ -9,8 +9,8 @@ from collections.abc import Iterable, Sequence
 
 from assistant.answering.extractive import superseded_warnings
 from assistant.answering.verify import MARKER, UNSUPPORTED_MARK, verify
+from assistant.core.types import Chunk, Citation
 from assistant.drafting.model import CheckResult, Draft, Paragraph
-from assistant.types import Chunk, Citation
 
 PLACEHOLDER = re.compile(r"【待补充[^】]*】|\*\*")
 # Markers are matched first so their numbers are never taken for figures.

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from assistant.answering.verify import MARKER, UNSUPPORTED_MARK
+from assistant.core.errors import AssistantError
+from assistant.core.protocols import ChatModel
 from assistant.drafting.check import PLACEHOLDER
 from assistant.drafting.export import to_markdown_file
 from assistant.drafting.outline import heading_similarity
-from assistant.protocols import ChatModel
-from assistant.types import AssistantError
 
 _UNSAFE = re.compile(r"[^\w]+")
 MATCH = 0.5  # a reference heading counts as covered when some proposed heading is at least this similar

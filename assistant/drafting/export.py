@@ -20,9 +20,9 @@ from docx.shared import Mm, Pt, RGBColor
 from docx.text.paragraph import Paragraph as DocxParagraph
 
 from assistant.answering.verify import MARKER, UNSUPPORTED_MARK
+from assistant.core.errors import AssistantError
 from assistant.drafting.check import PLACEHOLDER
 from assistant.drafting.model import Draft
-from assistant.types import AssistantError
 
 # GB/T 9704 sizes: 二号 22pt, 三号 16pt, 四号 14pt.
 TITLE_PT, BODY_PT, PAGE_NUMBER_PT = 22, 16, 14

@@ -7,11 +7,12 @@ import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
+from assistant.core.errors import AssistantError
+from assistant.core.types import Chunk, Document
+from assistant.ingest.chunking import chunk_document
+from assistant.ingest.loaders import load_document, supported
 from assistant.text import normalize
-from assistant.types import AssistantError, Chunk, Document
-from ingest.chunking import chunk_document
-from ingest.loaders import load_document, supported
-from ingest.structure import MD_HEADING, split_enumeration
+from assistant.text.structure import MD_HEADING, split_enumeration
 
 FACTS_KIND = "facts"
 _SKIP_PREFIXES = ("<!--", "|---", "---")

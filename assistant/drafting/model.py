@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from assistant.types import Citation
-from ingest.structure import int_to_cn
+from assistant.core.types import Citation
+from assistant.text.structure import int_to_cn
 
 LEVELS = {1: "一、", 2: "（一）", 3: "一是"}
 

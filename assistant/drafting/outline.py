@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.answering.verify import overlap
+from assistant.core.errors import AssistantError
+from assistant.core.protocols import ChatModel
+from assistant.core.types import Chunk
 from assistant.drafting.model import Heading, Outline
-from assistant.protocols import ChatModel
 from assistant.text import normalize, sentences
-from assistant.types import AssistantError, Chunk
-from ingest.structure import CN_NUM, H1, H2, cn_to_int
+from assistant.text.structure import CN_NUM, H1, H2, cn_to_int
 
 # A heading line: markdown #'s, then one of the report markers. Level 3 also takes 1. / 1、 / （1） / - bullets.
 _MD = re.compile(r"^(#{1,6})\s*(.*)$")

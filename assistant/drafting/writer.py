@@ -14,13 +14,13 @@ from pathlib import Path
 
 from assistant.answering.llm import clean_markers, sanitize
 from assistant.answering.verify import MARKER, best_quote, overlap
+from assistant.core.protocols import ChatModel
+from assistant.core.types import Chunk
 from assistant.drafting.check import PLACEHOLDER, Numbering, allowed_figures, figures, finish_paragraph
 from assistant.drafting.model import Outline, Paragraph, Section
 from assistant.drafting.outline import VIOLATION, bigram_share, fill, load_prompt, split_marker
-from assistant.protocols import ChatModel
 from assistant.text import query_tokens, sentences
-from assistant.types import Chunk
-from ingest.structure import int_to_cn
+from assistant.text.structure import int_to_cn
 
 Progress = Callable[[int, int, str], None]
 

@@ -31,7 +31,7 @@ for extra in (ROOT, ROOT / "tests"):
 
 from filemakers import encrypt_office, encrypt_pdf, make_docx, make_pdf, make_xlsx  # noqa: E402
 
-from ingest.loaders import one_line  # noqa: E402
+from assistant.core.errors import one_line  # noqa: E402
 
 REGULATION = """# 党委（党组）落实全面从严治党主体责任规定
 
@@ -50,7 +50,7 @@ REGULATION = """# 党委（党组）落实全面从严治党主体责任规定
 CONDUCT = "# 作风建设规定\n\n第一条 严格执行中央八项规定精神，坚决反对形式主义、官僚主义。\n\n第二条 领导干部应当带头改进调查研究。\n\n第三条 本规定自印发之日起施行。\n"
 QUESTIONS = ("领导班子其他成员应当履行什么？", "谁是全面从严治党第一责任人？", "纪检监察机关履行什么责任？", "中央八项规定精神", "工作报告中的主要做法")
 CJK = re.compile(r"[\u4e00-\u9fff]")
-RUN_CLI = "import sys; from assistant.cli import main; sys.exit(main(sys.argv[1:]))"
+RUN_CLI = "import sys; from assistant.faces.cli.main import main; sys.exit(main(sys.argv[1:]))"
 
 
 # ------------------------------------------------------------ results
@@ -104,12 +104,12 @@ class Env:
         return self.index / self.kb
 
     def settings(self):
-        from assistant.settings import Settings
+        from assistant.core.settings import Settings
 
         return Settings(knowledge_dir=self.kdir, index_dir=self.index, kb=self.kb, embedder="hash", mode="hybrid", answerer="extractive")
 
     def service(self):
-        from assistant.compose import build
+        from assistant.app.compose import build
 
         return build(self.settings())
 
@@ -164,7 +164,7 @@ def snapshot(env: Env) -> Snapshot:
 
 
 def baseline_chunks(env: Env) -> dict[str, set[str]]:
-    from assistant.store import current_generation, read_chunks
+    from assistant.index.store import current_generation, read_chunks
 
     chunks, _ = read_chunks(current_generation(env.kb_dir))
     out: dict[str, set[str]] = {}
@@ -175,7 +175,7 @@ def baseline_chunks(env: Env) -> dict[str, set[str]]:
 
 def lost_documents(env: Env, base: dict[str, set[str]]) -> list[str]:
     """Baseline documents some of whose chunks are no longer in the live index."""
-    from assistant.store import current_generation, read_chunks
+    from assistant.index.store import current_generation, read_chunks
 
     gen = current_generation(env.kb_dir)
     if gen is None:
@@ -524,7 +524,7 @@ def lock_held(kb_dir: Path) -> bool:
 
 def kill_nine(base: Baseline, work: Path, points: int, seed: int = 9) -> Row:
     """SIGKILL a forced rebuild at random moments; after each, the live index must be whole and unchanged."""
-    from assistant.store import check_generation, current_generation
+    from assistant.index.store import check_generation, current_generation
 
     row = Row("kill -9 during ingest")
     env = base.env.copy(work.name)
@@ -689,7 +689,7 @@ def _damage(path: Path, how: str, rng: random.Random) -> None:
 
 
 def damage_targets(env: Env) -> list[str]:
-    from assistant.store import current_generation
+    from assistant.index.store import current_generation
 
     gen = current_generation(env.kb_dir)
     bm25 = sorted(p.relative_to(gen).as_posix() for p in (gen / "bm25").iterdir())
@@ -699,8 +699,8 @@ def damage_targets(env: Env) -> list[str]:
 def damaged_files(base: Baseline, work: Path, cases: list[tuple[str, str]] | None = None) -> Row:
     """Damage one file of the live generation; a question and an ingest must each name it with `kb repair`
     (exit 2, no traceback); `kb repair` must bring back the same answers."""
-    from assistant.cli import main
-    from assistant.store import check_generation, current_generation
+    from assistant.faces.cli.main import main
+    from assistant.index.store import check_generation, current_generation
 
     row = Row("damaged chroma/bm25 file in the live generation")
     targets = damage_targets(base.env)

@@ -1,0 +1,304 @@
+"""The application service: what the CLI and the UI call. Holds no UI or backend specifics."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+from assistant.answering.gate import Gate
+from assistant.core.errors import AssistantError, IngestError
+from assistant.core.protocols import Answerer, Embedder
+from assistant.core.settings import Settings
+from assistant.core.types import DOC_KINDS, Answer, Decision, Hit
+from assistant.index.retrieval import IndexReader, make_retriever
+from assistant.index.store import current_generation, ensure_intact, list_kbs, read_manifest
+from assistant.ingest.loaders import LOADERS, check_size, file_hash, supported
+from assistant.ingest.pipeline import FileResult, IngestReport, Progress, Source, check_required, document_status, ingest
+from assistant.text.thesaurus import PACKAGED, Thesaurus, thesaurus_stamp
+
+Rewriter = Callable[[str, Sequence[tuple[str, str]]], str]
+
+
+def keep_question(question: str, history: Sequence[tuple[str, str]]) -> str:
+    return question
+
+
+class AssistantService:
+    def __init__(
+        self,
+        settings: Settings,
+        embedder_factory: Callable[[], Embedder],
+        answerer: Answerer,
+        rewriter: Rewriter = keep_question,
+        gate_factory: Callable[[str], Gate] | None = None,
+        reworder: Callable[[str], str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._embedder_factory = embedder_factory
+        self._embedder: Embedder | None = None
+        self.answerer = answerer
+        self.rewriter = rewriter
+        self._gate_factory = gate_factory or (lambda mode: Gate(None, settings.min_relevance))
+        self._gates: dict[str, Gate] = {}
+        self.reworder = reworder
+        self._reader: IndexReader | None = None
+        self._thesaurus_stamp: tuple = ()
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------ wiring
+
+    @property
+    def embedder(self) -> Embedder:
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = self._embedder_factory()
+            return self._embedder
+
+    @property
+    def kb_dir(self) -> Path:
+        return self.settings.kb_dir
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.kb_dir / "uploads"
+
+    def sources(self) -> list[Source]:
+        return [Source(self.settings.knowledge_dir, required=True), Source(self.uploads_dir, "uploads/")]
+
+    def thesaurus(self) -> Thesaurus:
+        """The packaged thesaurus plus the office's own 同义词*.tsv in the knowledge folder."""
+        if not self.settings.thesaurus:
+            return Thesaurus()
+        return Thesaurus.load(self.settings.knowledge_dir, PACKAGED)
+
+    def reader(self) -> IndexReader:
+        """The live index; a newer generation or an edited thesaurus file is picked up on the next question."""
+        stamp = thesaurus_stamp(self.settings.knowledge_dir) if self.settings.thesaurus else ()
+        ensure_intact(self.kb_dir)  # a damaged index file is named with its repair, not left to the reader's traceback
+        if self._reader is None:
+            self._reader = IndexReader(self.kb_dir, self.thesaurus())
+        else:
+            self._reader.refresh()
+            if stamp != self._thesaurus_stamp:
+                self._reader.set_thesaurus(self.thesaurus())
+        self._thesaurus_stamp = stamp
+        return self._reader
+
+    # ------------------------------------------------------------ knowledge base
+
+    def _excluded(self) -> set[str]:
+        path = self.kb_dir / "excluded.json"
+        return set(json.loads(path.read_text("utf-8"))) if path.is_file() else set()
+
+    def _kinds(self) -> dict[str, str]:
+        path = self.kb_dir / "kinds.json"
+        return json.loads(path.read_text("utf-8")) if path.is_file() else {}
+
+    def ingest(self, progress: Progress | None = None, force: bool = False, show_bar: bool = True) -> IngestReport:
+        report = ingest(
+            self.sources(),
+            self.kb_dir,
+            self.embedder,
+            max_chars=self.settings.chunk_max_chars,
+            kinds=self._kinds(),
+            excluded=self._excluded(),
+            progress=progress,
+            show_bar=show_bar,
+            force=force,
+            bm25=(self.settings.bm25_k1, self.settings.bm25_b),
+        )
+        if self._reader is not None:
+            self._reader.refresh()
+        return report
+
+    def add_files(self, paths: Sequence[Path], kind: str = "", progress: Progress | None = None) -> IngestReport:
+        """Copy files into this KB's uploads folder and ingest them.
+
+        Each file succeeds or fails on its own: a missing, unsupported, empty, over-large or duplicate
+        file is reported and not copied; one that fails to parse is taken out again (or its previous
+        upload restored), so the uploads folder only holds what the index holds.
+        """
+        if kind and kind not in DOC_KINDS:
+            raise AssistantError(f"unknown document kind {kind!r}", f"use one of: {', '.join(DOC_KINDS)}")
+        check_required(self.sources())  # before copying anything: the ingest would refuse
+        self.uploads_dir.mkdir(parents=True, exist_ok=True)
+        kinds = self._kinds()
+        excluded = self._excluded()
+        refused: list[FileResult] = []
+        known = {info.get("sha256"): rel for rel, info in self.documents().items()}
+        backups: dict[str, bytes | None] = {}
+        for p in map(Path, paths):
+            rel = f"uploads/{p.name}"
+            if not p.is_file():
+                refused.append(FileResult(rel, "failed", error=f"{p}: 文件不存在 — 检查路径"))
+                continue
+            if not supported(p):
+                exts = " ".join(sorted(LOADERS))
+                refused.append(FileResult(rel, "skipped", error=f"{p.name}: 文件类型 {p.suffix or '（无扩展名）'} 不受支持 — 转换为以下类型之一：{exts}"))
+                continue
+            try:
+                check_size(p)
+                digest = file_hash(p.read_bytes())
+            except IngestError as e:
+                refused.append(FileResult(rel, "failed", error=str(e)))
+                continue
+            same = known.get(digest)
+            if same and same != rel:
+                refused.append(FileResult(rel, "duplicate", error=f"{p.name}: 与知识库中的 {same} 内容相同 — 不必重复导入"))
+                continue
+            known[digest] = rel
+            target = self.uploads_dir / p.name
+            if rel not in backups:
+                backups[rel] = target.read_bytes() if target.is_file() else None
+            if target.resolve() != p.resolve():
+                shutil.copy2(p, target)
+            excluded.discard(rel)
+            if kind:
+                kinds[rel] = kind
+            else:
+                kinds.pop(rel, None)
+        self.kb_dir.mkdir(parents=True, exist_ok=True)
+        (self.kb_dir / "kinds.json").write_text(json.dumps(kinds, ensure_ascii=False), "utf-8")
+        (self.kb_dir / "excluded.json").write_text(json.dumps(sorted(excluded), ensure_ascii=False), "utf-8")
+        if not backups:
+            return IngestReport(files=refused)
+        report = self.ingest(progress=progress, show_bar=progress is None)
+        for f in report.files:
+            if f.path in backups and f.status == "failed":
+                previous = backups[f.path]
+                target = self.kb_dir / f.path
+                if previous is None:
+                    target.unlink(missing_ok=True)
+                else:
+                    target.write_bytes(previous)
+        report.files = refused + report.files
+        return report
+
+    def resolve(self, name: str) -> str:
+        """A document's path in this KB from its path, file name or title."""
+        entries = [e for e in self.document_status() if e["status"] != "skipped"]
+        for match in (
+            lambda e: e["path"] == name,
+            lambda e: Path(e["path"]).name == name,
+            lambda e: Path(e["path"]).stem == name,
+            lambda e: e["title"] == name,
+        ):
+            found = sorted({e["path"] for e in entries if match(e)})
+            if len(found) == 1:
+                return found[0]
+            if len(found) > 1:
+                raise AssistantError(f"{name}: matches several documents ({', '.join(found)})", "give the full path shown by `assistant kb list`")
+        raise AssistantError(f"{name}: not in knowledge base {self.settings.kb}", "see `assistant kb list` for the names")
+
+    def remove_file(self, rel: str, progress: Progress | None = None) -> IngestReport:
+        rel = self.resolve(rel)
+        upload = self.kb_dir / rel
+        if rel.startswith("uploads/") and upload.is_file():
+            upload.unlink()
+            kinds = self._kinds()
+            if kinds.pop(rel, None) is not None:
+                (self.kb_dir / "kinds.json").write_text(json.dumps(kinds, ensure_ascii=False), "utf-8")
+        else:  # files in the user's own folder are never deleted, only excluded
+            excluded = self._excluded() | {rel}
+            (self.kb_dir / "excluded.json").write_text(json.dumps(sorted(excluded), ensure_ascii=False), "utf-8")
+        return self.ingest(progress=progress, show_bar=progress is None)
+
+    def document_status(self) -> list[dict]:
+        """Every document with its status (indexed / pending / changed / failed / duplicate / ...) and the reason."""
+        return document_status(self.sources(), self.kb_dir, self._kinds(), self._excluded())
+
+    def documents(self) -> dict[str, dict]:
+        return read_manifest(current_generation(self.kb_dir))["files"]
+
+    def stats(self) -> dict:
+        gen = current_generation(self.kb_dir)
+        manifest = read_manifest(gen)
+        kinds: dict[str, int] = {}
+        for f in manifest["files"].values():
+            kinds[f.get("kind", "other")] = kinds.get(f.get("kind", "other"), 0) + 1
+        size = sum(p.stat().st_size for p in gen.rglob("*") if p.is_file()) if gen else 0
+        return {
+            "kb": self.settings.kb,
+            "generation": gen.name if gen else None,
+            "documents": len(manifest["files"]),
+            "chunks": manifest.get("chunks", 0),
+            "kinds": kinds,
+            "embedder": manifest.get("embedder", ""),
+            "errors": manifest.get("errors", {}),
+            "index_bytes": size,
+            "knowledge_bases": list_kbs(self.settings.index_dir),
+        }
+
+    # ------------------------------------------------------------ retrieval and answers
+
+    def reworded(self, query: str) -> tuple[str, ...]:
+        """The question in the regulations' wording from the LLM (ASSISTANT_QUERY_REWRITE=llm), else nothing."""
+        if self.reworder is None:
+            return ()
+        text = self.reworder(query)
+        return (text,) if text else ()
+
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        mode: str | None = None,
+        kinds: Sequence[str] = (),
+        extra: tuple[str, ...] | None = None,
+    ) -> list[Hit]:
+        """Top-k hits; ``kinds`` keeps only chunks of those document kinds (drafting asks for regulations or lists).
+        ``extra``: rewordings searched beside the question (default: the LLM's regulation wording, when configured)."""
+        if not query.strip():
+            raise AssistantError("the question is empty", "type a question")
+        extra = self.reworded(query) if extra is None else extra
+        mode = mode or self.settings.mode
+        reader = self.reader()
+        s = self.settings
+        retriever = make_retriever(
+            mode,
+            reader,
+            None if mode == "bm25" else self.embedder,
+            s.rrf_k,
+            s.dense_weight,
+            s.coverage_weight,
+            s.expansion_weight if s.thesaurus else 0.0,
+            s.per_doc,
+        )
+        k = k or self.settings.top_k
+        if not kinds:
+            return retriever.search(query, k, extra)
+        # Over-fetch, then filter: the wanted kind may be a small share of the index.
+        wanted = [h for h in retriever.search(query, max(k * 10, 80), extra) if h.chunk.kind in kinds][:k]
+        return [dataclasses.replace(h, rank=n + 1) for n, h in enumerate(wanted)]
+
+    def ask(self, question: str, history: Sequence[tuple[str, str]] = (), mode: str | None = None) -> Answer:
+        final = None
+        for item in self.stream_ask(question, history, mode):
+            if isinstance(item, Answer):
+                final = item
+        assert final is not None
+        return final
+
+    def stream_ask(self, question: str, history: Sequence[tuple[str, str]] = (), mode: str | None = None) -> Iterator[str | Answer]:
+        """Yield answer text deltas, then the verified Answer. History only shapes the query, never the context."""
+        query = self.rewriter(question, history) if history else question
+        extra = self.reworded(query)
+        hits = self.search(query, mode=mode, extra=extra)
+        yield from self.answerer.stream(question, hits, query=query, decision=self.decide(query, hits, mode, extra))
+
+    def gate(self, mode: str | None = None) -> Gate:
+        """The answer gate for a retrieval mode (each mode/embedder has its own fitted model)."""
+        mode = mode or self.settings.mode
+        if mode not in self._gates:
+            self._gates[mode] = self._gate_factory(mode)
+        return self._gates[mode]
+
+    def decide(self, query: str, hits: Sequence[Hit], mode: str | None = None, extra: tuple[str, ...] | None = None) -> Decision:
+        """Answer, related articles only, or no basis: the gate over this question's retrieval signals."""
+        reader = self.reader()
+        extra = self.reworded(query) if extra is None else extra
+        return self.gate(mode).decide(reader.plan(query, extra), hits, reader.idf, reader.max_idf, reader.vocab)

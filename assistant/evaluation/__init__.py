@@ -1,0 +1,1 @@
+"""Evaluation data and measures: the Q&A set format, retrieval/answer metrics, gate fitting."""

@@ -1,0 +1,144 @@
+"""`assistant draft`: draft report sections with verified citations (.docx/.md); `assistant draft eval` measures drafts."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from assistant.core.errors import AssistantError
+from assistant.faces.cli.main import EXTENSIONS, _service, command
+
+MODES = ["bm25", "vector", "hybrid"]
+
+
+def _extend(sub) -> None:
+    s = sub.add_parser(
+        "draft",
+        help="draft a report section with citations, exported as .docx/.md",
+        description="起草：先按往年报告的文风拟提纲（--outline-only 打印，可编辑后用 --outline 传回），再逐节检索、撰写、核验引用。"
+        " 事实只来自 --facts 文件和知识库中的责任清单；法规只作要求的依据；往年报告只作文风范例。",
+    )
+    s.add_argument("--topic", help="主题，如 “二、强化责任落实，扛牢全面从严治党主体责任” 或 “2024年度落实全面从严治党主体责任情况报告”")
+    s.add_argument("--outline", type=Path, help="outline file: one heading per line, 一、/（一）/一是")
+    s.add_argument("--facts", type=Path, action="append", default=[], help="facts file (.md .txt .docx .xlsx …); repeatable")
+    s.add_argument("--out", type=Path, help="output file: .docx (a .md is written next to it) or .md")
+    s.add_argument("--outline-only", action="store_true", help="print the proposed outline and stop")
+    s.add_argument("--llm", action="store_true", help="write with the LLM (ASSISTANT_LLM_*); the offline template is the fallback")
+    s.add_argument("--fonts", choices=["gb", "common"], default="gb", help="gb: 方正小标宋/仿宋_GB2312/楷体_GB2312; common: 宋体/仿宋/楷体")
+    s.add_argument("--mode", choices=MODES)
+    s.add_argument("--json", action="store_true", help="print the draft and its check as JSON")
+    verbs = s.add_subparsers(dest="draft_cmd")
+    e = verbs.add_parser("eval", help="outline coverage and citation share over a topics file (evals/draft_topics.jsonl)")
+    e.add_argument("topics", type=Path)
+    e.add_argument("--llm", action="store_true", help="write with the LLM (ASSISTANT_LLM_*)")
+    e.add_argument("--compare", action="store_true", help="run the template and the LLM on the same topics and compare")
+    e.add_argument("--limit", type=int, default=0)
+    e.add_argument("--out-dir", dest="out_dir", type=Path, help="also write each draft as .md here")
+    e.add_argument("--json", action="store_true")
+    e.add_argument("--mode", choices=MODES)
+
+
+EXTENSIONS.append(_extend)
+
+
+def chat_model(settings):
+    """The OpenAI-compatible ChatModel from settings, with room for a whole section."""
+    from assistant.llm.chat import openai_chat_model
+
+    return openai_chat_model(settings, max_tokens=max(settings.llm_max_tokens, 1024))
+
+
+def _print_check(d) -> None:
+    c = d.check
+    print(
+        f"\n核查：{len(d.paragraphs)} 段，{c.claims} 句陈述中 {c.cited} 句有经核验的引用（{c.cited_share:.0%}），"
+        f"{len(d.citations)} 条引用依据，{c.placeholders} 处待补充，{len(c.unknown_numbers)} 个无来源数字"
+        + (f"，大模型改写 {d.llm_sentences}/{d.sentences} 句。" if d.backend == "llm" else "。"),
+        file=sys.stderr,
+    )
+    for line in (*c.issues, *d.warnings):
+        print(f"  - {line}", file=sys.stderr)
+
+
+def draft_dict(d) -> dict:
+    return {
+        "topic": d.topic,
+        "title": d.title,
+        "backend": d.backend,
+        "sentences": d.sentences,
+        "llm_sentences": d.llm_sentences,
+        "outline": d.outline.text(),
+        "sections": [{"heading": s.heading, "level": s.level, "paragraphs": [p.text for p in s.paragraphs]} for s in d.sections],
+        "citations": [{"n": c.n, "label": c.label, "quote": c.quote, "kind": c.chunk.kind, "source": c.chunk.source} for c in d.citations],
+        "check": {
+            "claims": d.check.claims,
+            "cited": d.check.cited,
+            "cited_share": round(d.check.cited_share, 4),
+            "placeholders": d.check.placeholders,
+            "unknown_numbers": list(d.check.unknown_numbers),
+            "uncited_paragraphs": d.check.uncited_paragraphs,
+            "issues": list(d.check.issues),
+        },
+        "warnings": list(d.warnings),
+    }
+
+
+@command("draft")
+def cmd_draft(args, settings) -> int:
+    if getattr(args, "draft_cmd", None) == "eval":
+        return _cmd_eval(args, settings)
+    from assistant.drafting import draft, parse_outline, propose_outline
+    from assistant.drafting.export import to_docx, to_markdown_file
+
+    if not args.topic:
+        raise AssistantError("no topic given", 'add --topic "二、强化责任落实，扛牢全面从严治党主体责任"')
+    svc = _service(settings)
+    model = chat_model(settings) if args.llm else None
+    if args.outline_only:
+        print(propose_outline(svc, args.topic, model).text())
+        return 0
+    if not args.out:
+        raise AssistantError("no output file given", "add --out draft.docx (or --out draft.md)")
+    outline = None
+    if args.outline:
+        if not args.outline.is_file():
+            raise AssistantError(f"outline file {args.outline} does not exist", "write one with --outline-only > outline.txt")
+        outline = parse_outline(args.outline.read_text("utf-8"), args.topic)
+
+    def progress(done: int, total: int, heading: str) -> None:
+        if done < total:
+            print(f"[{done + 1}/{total}] {heading}", file=sys.stderr)
+
+    d = draft(svc, args.topic, outline=outline, facts=args.facts, chat_model=model, progress=progress)
+    written = []
+    if args.out.suffix.lower() == ".md":
+        written.append(to_markdown_file(d, args.out))
+    else:
+        out = args.out if args.out.suffix.lower() == ".docx" else args.out.with_suffix(".docx")
+        written += [to_docx(d, out, fonts=args.fonts), to_markdown_file(d, out.with_suffix(".md"))]
+    if args.json:
+        print(json.dumps(draft_dict(d), ensure_ascii=False, indent=1))
+    else:
+        print("已生成：" + "  ".join(str(p) for p in written))
+    _print_check(d)
+    return 0
+
+
+def _cmd_eval(args, settings) -> int:
+    from assistant.drafting.evaluate import evaluate, format_comparison, format_report, load_topics
+
+    topics = load_topics(args.topics)
+    if args.limit:
+        topics = topics[: args.limit]
+    svc = _service(settings)
+    runs = [None, chat_model(settings)] if args.compare else [chat_model(settings) if args.llm else None]
+    reports = [evaluate(svc, topics, chat_model=model, out_dir=args.out_dir) for model in runs]
+    if args.json:
+        print(json.dumps(reports if args.compare else reports[0], ensure_ascii=False, indent=1))
+        return 0
+    for report in reports:
+        print(format_report(report) + "\n")
+    if args.compare:
+        print(format_comparison(reports))
+    return 0

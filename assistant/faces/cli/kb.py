@@ -1,0 +1,171 @@
+"""`assistant kb list|add|remove|rebuild|stats`: manage the knowledge base named by the global --kb."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from assistant.core.errors import AssistantError
+from assistant.core.types import DOC_KINDS
+from assistant.faces.cli.main import EXTENSIONS, _service, command
+
+STATUS = {
+    "indexed": "已入库",
+    "pending": "待入库",
+    "changed": "待更新",
+    "missing": "文件已删除",
+    "excluded": "已移除",
+    "added": "新增",
+    "updated": "更新",
+    "unchanged": "未变",
+    "removed": "移除",
+    "failed": "失败",
+    "duplicate": "重复",
+    "skipped": "跳过",
+}
+KINDS = {"regulation": "法规制度", "list": "责任清单", "report": "报告", "other": "其他", "": "-"}
+PROBLEMS = ("failed", "duplicate", "skipped")
+
+
+def _extend(sub) -> None:
+    kb = sub.add_parser("kb", help="manage knowledge bases: list, add, remove, rebuild, stats, repair (name with --kb)")
+    verbs = kb.add_subparsers(dest="kb_cmd", required=True)
+    s = verbs.add_parser("list", help="documents of this knowledge base with their status, and the other knowledge bases")
+    s.add_argument("--json", action="store_true")
+    s = verbs.add_parser("add", help="copy files into this knowledge base and index them")
+    s.add_argument("files", nargs="+", type=Path)
+    s.add_argument("--kind", choices=DOC_KINDS, help="declare the document kind instead of detecting it")
+    s.add_argument("--json", action="store_true")
+    s = verbs.add_parser("remove", help="take a document out (uploads are deleted, files in the knowledge folder only excluded)")
+    s.add_argument("name", help="path, file name or title as shown by `kb list`")
+    s.add_argument("--json", action="store_true")
+    s = verbs.add_parser("rebuild", help="re-read, re-chunk and re-embed every document")
+    s.add_argument("--json", action="store_true")
+    s = verbs.add_parser("stats", help="size of the index, documents per kind, failures")
+    s.add_argument("--json", action="store_true")
+    s = verbs.add_parser("repair", help="check the live index files; when one is damaged, rebuild the index from the source files")
+    s.add_argument("--json", action="store_true")
+
+
+EXTENSIONS.append(_extend)
+
+
+def _file_line(f) -> str:
+    status = STATUS.get(f.status, f.status)
+    if f.status in PROBLEMS:
+        return f"{status}  {f.error}"
+    detail = f"  {KINDS.get(f.kind, f.kind)}  {f.chunks} 段" if f.status not in ("removed",) else ""
+    title = f"  《{f.title}》" if f.title else ""
+    return f"{status}  {f.path}{detail}{title}"
+
+
+def _print_report(report, as_json: bool) -> int:
+    problems = [f for f in report.files if f.status in PROBLEMS]
+    if as_json:
+        data = {
+            "generation": report.generation,
+            "chunks": report.chunks,
+            "embedded": report.embedded,
+            "seconds": round(report.seconds, 2),
+            "warnings": report.warnings,
+            "files": [vars(f) for f in report.files],
+        }
+        print(json.dumps(data, ensure_ascii=False, indent=1))
+    else:
+        for w in report.warnings:
+            print(f"注意：{w}", file=sys.stderr)
+        for f in report.files:
+            if f.status in PROBLEMS:
+                print(_file_line(f), file=sys.stderr)
+            elif f.status != "unchanged":
+                print(_file_line(f))
+        if report.generation:
+            print(report.summary())
+        if problems:
+            print(f"{len(problems)} 个文件未入库，原因见上；其余文件已处理。", file=sys.stderr)
+    return 1 if problems else 0
+
+
+@command("kb")
+def cmd_kb(args, settings) -> int:
+    svc = _service(settings)
+    verb = args.kb_cmd
+    if verb == "list":
+        return _list(svc, args.json)
+    if verb == "add":
+        return _print_report(svc.add_files(args.files, kind=args.kind or ""), args.json)
+    if verb == "remove":
+        return _print_report(svc.remove_file(args.name), args.json)
+    if verb == "rebuild":
+        return _print_report(svc.ingest(force=True, show_bar=not args.json), args.json)
+    if verb == "stats":
+        return _stats(svc, args.json)
+    if verb == "repair":
+        return _repair(svc, args.json)
+    raise AssistantError(f"unknown kb command {verb}", "use list, add, remove, rebuild, stats or repair")
+
+
+def _repair(svc, as_json: bool) -> int:
+    from assistant.index.store import check_generation, current_generation, lost_manifest
+
+    gen = current_generation(svc.kb_dir)
+    problem = check_generation(gen) if gen is not None else (lost_manifest(svc.kb_dir) or "没有索引")
+    if not problem:
+        if as_json:
+            print(json.dumps({"damaged": "", "generation": gen.name}, ensure_ascii=False))
+        else:
+            print(f"索引完好（{gen.name}），无需修复。")
+        return 0
+    if not as_json:
+        print(f"发现问题：{problem}；正在从源文件重建索引…", file=sys.stderr)
+    return _print_report(svc.ingest(force=True, show_bar=not as_json), as_json)
+
+
+def _list(svc, as_json: bool) -> int:
+    entries = svc.document_status()
+    kbs = svc.stats()["knowledge_bases"]
+    name = svc.settings.kb
+    if as_json:
+        print(json.dumps({"kb": name, "knowledge_bases": kbs, "documents": entries}, ensure_ascii=False, indent=1))
+        return 0
+    others = [k for k in kbs if k != name]
+    print(f"知识库：{name}" + (f"（其他：{'、'.join(others)}）" if others else "") + f"  来源：{svc.settings.knowledge_dir}")
+    if not entries:
+        print("（空）用 `assistant kb add 文件…` 添加文档，或把文件放进知识库文件夹后运行 `assistant ingest`。")
+        return 0
+    for e in entries:
+        if e["status"] in PROBLEMS or e["status"] == "excluded":
+            continue
+        title = f"  《{e['title']}》" if e["title"] else ""
+        chunks = f"  {e['chunks']} 段" if e["chunks"] else ""
+        print(f"{STATUS.get(e['status'], e['status']):<6} {KINDS.get(e['kind'], e['kind']):<5} {e['path']}{chunks}{title}")
+        for w in e.get("warnings") or []:
+            print(f"       注意：{w}")
+    problems = [e for e in entries if e["status"] in PROBLEMS or e["status"] == "excluded"]
+    if problems:
+        print("\n未入库：")
+        for e in problems:
+            print(f"{STATUS.get(e['status'], e['status']):<6} {e['path']}：{e['error']}")
+    waiting = sum(1 for e in entries if e["status"] in ("pending", "changed", "missing"))
+    if waiting:
+        print(f"\n{waiting} 个文件有变化，运行 `assistant ingest` 更新索引。")
+    return 0
+
+
+def _stats(svc, as_json: bool) -> int:
+    st = svc.stats()
+    if as_json:
+        print(json.dumps(st, ensure_ascii=False, indent=1))
+        return 0
+    if not st["generation"]:
+        print(f"知识库 {st['kb']} 还没有索引；运行 `assistant ingest` 或 `assistant kb add 文件…`。")
+        return 0
+    kinds = "，".join(f"{KINDS.get(k, k)} {v}" for k, v in sorted(st["kinds"].items()))
+    print(f"知识库：{st['kb']}（共 {len(st['knowledge_bases'])} 个：{'、'.join(st['knowledge_bases'])}）")
+    print(f"文档 {st['documents']} 个（{kinds}），{st['chunks']} 段，嵌入模型 {st['embedder']}，索引 {st['index_bytes'] / 2**20:.1f} MiB，版本 {st['generation']}")
+    if st["errors"]:
+        print(f"未入库 {len(st['errors'])} 个：")
+        for msg in st["errors"].values():
+            print(f"  {msg}")
+    return 0

@@ -1,0 +1,60 @@
+"""`assistant serve`: bring the index up to date, then open the web UI on this machine."""
+
+from __future__ import annotations
+
+import sys
+
+from assistant.core.errors import AssistantError
+from assistant.faces.cli.main import EXTENSIONS, _service, command
+
+
+def extra_tabs() -> list:
+    """The tabs other features add to the web UI, after 问答 and 知识库."""
+    from assistant.faces.ui.draft_tab import build_draft_tab
+    from assistant.faces.ui.eval_tab import build_eval_tab
+
+    return [build_eval_tab, build_draft_tab]
+
+
+def _extend(sub) -> None:
+    s = sub.add_parser("serve", help="update the index, then start the web UI (http://127.0.0.1:7860)")
+    s.add_argument("--host", help="address to listen on (default 127.0.0.1: this machine only)")
+    s.add_argument("--port", type=int, help="port (default 7860)")
+    s.add_argument("--no-ingest", dest="no_ingest", action="store_true", help="start with the index as it is")
+    s.add_argument("--mode", choices=["bm25", "vector", "hybrid"])
+    s.add_argument("--answerer", choices=["extractive", "llm"])
+
+
+EXTENSIONS.append(_extend)
+
+
+@command("serve")
+def cmd_serve(args, settings) -> int:
+    from assistant.faces.ui.app import build_app, launch, launch_kwargs
+
+    update = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    settings = settings.model_copy(update=update)
+    launch_kwargs(settings)  # fail on a half-configured login before the slow ingest
+    svc = _service(settings)
+    if not args.no_ingest:
+        print(f"正在更新索引：{settings.knowledge_dir}", file=sys.stderr)
+        report = svc.ingest()
+        for w in report.warnings:
+            print(f"注意：{w}", file=sys.stderr)
+        for f in report.failures:
+            print(f"跳过 {f.error}", file=sys.stderr)
+        print(report.summary(), file=sys.stderr)
+    try:  # load the model, jieba and the index now, so the first question does not wait for them
+        svc.search("全面从严治党")
+    except AssistantError as e:
+        print(f"注意：{e}", file=sys.stderr)
+    if settings.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"注意：监听 {settings.host}，同一网络中的其他计算机可以访问本服务。", file=sys.stderr)
+    demo = build_app(svc, extra_tabs())
+    try:
+        _app, url, _ = launch(demo, settings, quiet=True, prevent_thread_lock=True)
+    except OSError as e:  # gradio reports a busy port as OSError
+        raise AssistantError(f"cannot listen on {settings.host}:{settings.port} ({e})", "stop the other server or use --port N") from e
+    print(f"在浏览器中打开 {url}  （Ctrl-C 退出）", file=sys.stderr)
+    demo.block_thread()
+    return 0

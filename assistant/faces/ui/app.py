@@ -1,0 +1,386 @@
+"""The Gradio app: streaming chat with citation markers and a sources panel, plus knowledge-base management.
+
+Everything the page loads is served by this process (local fonts, no CDN, no analytics), so it works offline.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import gradio as gr
+
+from assistant.app.service import AssistantService
+from assistant.core.errors import AssistantError
+from assistant.core.settings import Settings, offline_env
+from assistant.core.types import Answer
+from assistant.faces.ui import render
+
+log = logging.getLogger(__name__)
+
+TITLE = "全面从严治党知识库助手"
+EXAMPLES = ["一岗双责要求我做什么？", "党委主体责任包括哪些内容？", "纪委的监督责任是什么？"]
+MODES = [("混合检索", "hybrid"), ("关键词（BM25）", "bm25"), ("向量检索", "vector")]
+KINDS = [("自动识别", ""), ("法规制度", "regulation"), ("责任清单", "list"), ("工作报告", "report"), ("其他", "other")]
+DOC_HEADERS = ["文件", "标题", "类型", "版本", "条块数"]
+
+# Local font files shipped with gradio first, then CJK system fonts (fonts-noto-cjk on Debian); never a web font.
+THEME_FONTS = [
+    gr.themes.LocalFont("Source Sans Pro", weights=(400, 600)),
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "PingFang SC",
+    "Microsoft YaHei",
+    "ui-sans-serif",
+    "sans-serif",
+]
+
+CSS = """
+.answer, .question { line-height: 1.7; }
+.answer .cite { position: relative; color: var(--color-accent); font-weight: 600; cursor: pointer;
+  font-size: 0.8em; vertical-align: super; padding: 0 1px; outline: none; }
+.answer .cite .cite-pop { display: none; position: absolute; left: 0; top: 1.6em; z-index: 50; width: min(28em, 70vw);
+  padding: 8px 10px; border-radius: 6px; border: 1px solid var(--border-color-primary);
+  background: var(--background-fill-primary); color: var(--body-text-color); font-weight: 400; font-size: 13px;
+  line-height: 1.6; vertical-align: baseline; box-shadow: 0 4px 14px rgba(0,0,0,.18); white-space: normal; }
+.answer .cite:hover .cite-pop, .answer .cite:focus .cite-pop, .answer .cite:focus-within .cite-pop { display: block; }
+.answer .unsupported { color: #b45309; }
+.answer.refused { color: var(--body-text-color-subdued); }
+.outcome { display: inline-block; font-size: 0.8em; padding: 0 6px; margin-bottom: 4px; border-radius: 4px; }
+.outcome-answer { background: #e6f4ea; color: #1e6b34; }
+.outcome-related { background: #fff4e0; color: #8a5300; }
+.outcome-none { background: #eee; color: #555; }
+.understood { font-size: 0.8em; color: var(--body-text-color-subdued); }
+.answer .cite-list { margin-top: 8px; font-size: 0.9em; }
+.answer .cite-list summary { cursor: pointer; color: var(--body-text-color-subdued); }
+.answer .cursor { opacity: .6; }
+.error { color: #b91c1c; }
+.sources { display: flex; flex-direction: column; gap: 10px; }
+.sources.empty, .src-none { color: var(--body-text-color-subdued); padding: 8px; }
+.src { border: 1px solid var(--border-color-primary); border-left: 4px solid var(--color-accent); border-radius: 6px; padding: 8px 10px; }
+.src.superseded { border-left-color: #d97706; }
+.src-head { font-weight: 600; }
+.src-n { color: var(--color-accent); font-weight: 600; }
+.src-quote { margin: 6px 0; padding: 4px 10px; border-left: 3px solid var(--border-color-primary);
+  color: var(--body-text-color); background: var(--background-fill-secondary); white-space: normal; }
+.src-meta { font-size: 12px; color: var(--body-text-color-subdued); }
+.src-old, .src-warn { color: #92400e; background: #fef3c7; border-radius: 4px; padding: 4px 8px; margin: 4px 0; font-size: 13px; }
+.src-other summary { cursor: pointer; color: var(--body-text-color-subdued); }
+.kb-stats, .kb-result { padding: 6px 2px; }
+.kb-failures { color: #b91c1c; }
+#app-header h1 { margin: 0; font-size: 1.5em; }
+#app-header p { margin: 2px 0 0; color: var(--body-text-color-subdued); }
+"""
+
+# Copies what the reader sees of the last answer (markers and quote list included, hidden pop-ups not).
+COPY_JS = """() => {
+  const all = document.querySelectorAll('#chatbot .answer');
+  if (all.length) navigator.clipboard.writeText(all[all.length - 1].innerText);
+}"""
+
+Turn = dict  # {"q": question, "a": answer text with [n] ("" on error), "html": the rendered bubble}
+
+
+def _history(turns: Sequence[Turn]) -> list[tuple[str, str]]:
+    return [(t["q"], t["a"]) for t in turns if t.get("a")]
+
+
+def _messages(turns: Sequence[Turn], pending: tuple[str, str] | None = None) -> list[dict]:
+    msgs: list[dict] = []
+    for t in turns:
+        msgs += [{"role": "user", "content": render.user_html(t["q"])}, {"role": "assistant", "content": t["html"]}]
+    if pending:
+        msgs += [{"role": "user", "content": render.user_html(pending[0])}, {"role": "assistant", "content": pending[1]}]
+    return msgs
+
+
+def _message(e: AssistantError) -> str:
+    return f"{e.message} — {e.fix}" if e.fix else e.message
+
+
+INTERNAL_ERROR = "内部错误，本次操作未完成（详情已写入服务器日志） — 请重试；反复出现时把服务器终端的日志发给维护人员"
+
+
+def internal_error(what: str, service: AssistantService | None = None) -> str:
+    """The one line the page shows for an unexpected error: a damaged index file with its repair, else
+    INTERNAL_ERROR. The traceback goes to the server log, never to the page."""
+    log.exception("unexpected error in %s", what)
+    if service is not None:
+        from assistant.index.store import diagnose
+
+        damage = diagnose(service.kb_dir)
+        if damage is not None:
+            return _message(damage)
+    return INTERNAL_ERROR
+
+
+def guarded(fn: Callable, service: AssistantService | None = None) -> Callable:
+    """An event handler whose errors reach the page as one Chinese line: AssistantError as it is, anything else
+    as INTERNAL_ERROR with the traceback logged. gr.Error passes unchanged."""
+    import functools
+    import inspect
+
+    def convert(e: BaseException) -> gr.Error:
+        if isinstance(e, AssistantError):
+            return gr.Error(_message(e))
+        return gr.Error(internal_error(getattr(fn, "__name__", "handler"), service))
+
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def gen_wrapper(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except gr.Error:
+                raise
+            except Exception as e:  # noqa: BLE001 - the UI boundary: logged with its traceback by internal_error
+                raise convert(e) from None
+
+        return gen_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except Exception as e:  # noqa: BLE001 - the UI boundary: logged with its traceback by internal_error
+            raise convert(e) from None
+
+    return wrapper
+
+
+def parse_history(history: object) -> list[tuple[str, str]]:
+    """The /ask API's history, [[question, answer], ...] (or null); anything else is one Chinese error line."""
+    if history is None or history == "":
+        return []
+    fix = "history 应为 [[问题, 回答], …] 或 null，每项恰好两个字符串"
+    if not isinstance(history, (list, tuple)):
+        raise AssistantError(f"history 格式不对：应为列表，收到 {type(history).__name__}", fix)
+    pairs: list[tuple[str, str]] = []
+    for n, item in enumerate(history, 1):
+        if not isinstance(item, (list, tuple)) or len(item) != 2:
+            raise AssistantError(f"history 第 {n} 项格式不对：应为 [问题, 回答] 两项，收到 {str(item)[:40]!r}", fix)
+        q, a = item
+        if not all(x is None or isinstance(x, str) for x in (q, a)):
+            raise AssistantError(f"history 第 {n} 项格式不对：问题和回答都应是字符串", fix)
+        pairs.append((q or "", a or ""))
+    return pairs
+
+
+def ask_api(service: AssistantService, question: str, history: object = None, mode: str = "") -> dict:
+    """The /ask endpoint: validated input, the answer as a dict, every error as one Chinese line (gr.Error)."""
+    try:
+        if not isinstance(question, str):
+            raise AssistantError("question 应为字符串", "把问题作为文字传入")
+        if mode and mode not in ("bm25", "vector", "hybrid"):
+            raise AssistantError(f"mode 的值 {mode!r} 无效", "用 bm25、vector、hybrid 之一，或留空用默认方式")
+        return service.ask(question, parse_history(history), mode or None).to_dict()
+    except AssistantError as e:
+        raise gr.Error(_message(e)) from None
+    except Exception:  # noqa: BLE001 - the API boundary: logged with its traceback by internal_error
+        raise gr.Error(internal_error("/ask", service)) from None
+
+
+def _chat_fn(service: AssistantService):
+    def respond(question: str, turns: list[Turn], mode: str) -> Iterator[tuple]:
+        """Stream one answer; yields (chatbot messages, turns, sources panel)."""
+        turns = list(turns or [])
+        question = (question or "").strip()
+        if not question:
+            yield _messages(turns), turns, gr.skip()
+            return
+        yield _messages(turns, (question, render.streaming_html("正在检索知识库…"))), turns, render.sources_pending()
+        text = ""
+        answer: Answer | None = None
+        try:
+            for item in service.stream_ask(question, _history(turns), mode or None):
+                if isinstance(item, Answer):
+                    answer = item
+                else:
+                    text += item
+                    yield _messages(turns, (question, render.streaming_html(text))), turns, gr.skip()
+        except AssistantError as e:
+            turns.append({"q": question, "a": "", "html": render.error_html(_message(e))})
+            yield _messages(turns), turns, render.sources_html(None)
+            return
+        except Exception:  # noqa: BLE001 - the UI boundary: logged with its traceback, the page gets one line
+            turns.append({"q": question, "a": "", "html": render.error_html(internal_error("chat", service))})
+            yield _messages(turns), turns, render.sources_html(None)
+            return
+        if answer is None:  # an answerer that ends without its Answer broke the protocol
+            raise gr.Error("回答生成中断，请重试。")
+        sources = render.sources_html(answer)
+        turns.append({"q": question, "a": answer.text, "html": render.answer_html(answer)})
+        yield _messages(turns), turns, sources
+
+    def regenerate(turns: list[Turn], mode: str) -> Iterator[tuple]:
+        if not turns:
+            yield [], [], render.sources_html(None)
+            return
+        yield from respond(turns[-1]["q"], turns[:-1], mode)
+
+    return respond, regenerate
+
+
+def _kb_view(service: AssistantService) -> tuple:
+    docs = service.documents()
+    return (
+        render.stats_html(service.stats()),
+        render.document_rows(docs),
+        gr.Dropdown(choices=sorted(docs), value=None),
+    )
+
+
+def _progress_cb(progress: gr.Progress) -> Callable[[float, str], None]:
+    def note(frac: float, desc: str) -> None:
+        progress(frac, desc=render.progress_text(desc))
+
+    return note
+
+
+def _build_chat_tab(service: AssistantService) -> None:
+    respond, regenerate = _chat_fn(service)
+    with gr.Tab("问答", id="chat"), gr.Row(equal_height=False):
+        with gr.Column(scale=3):
+            chatbot = gr.Chatbot(
+                label="对话",
+                elem_id="chatbot",
+                height=560,
+                latex_delimiters=[],  # a stray $ in a regulation must not become math
+                feedback_options=None,
+                sanitize_html=True,
+                # gradio's copy buttons copy the raw HTML and "share" posts online; "复制回答" copies the visible text instead
+                buttons=[],
+                placeholder="请输入关于全面从严治党、主体责任、一岗双责、党风廉政建设的问题。",
+            )
+            with gr.Row():
+                question = gr.Textbox(
+                    show_label=False, placeholder="输入问题，回车发送", elem_id="question", scale=6, lines=1, max_lines=4, autofocus=True
+                )
+                send = gr.Button("发送", variant="primary", elem_id="send", scale=1, min_width=80)
+            with gr.Row():
+                regen = gr.Button("重新生成", elem_id="regenerate", size="sm")
+                clear = gr.Button("清空对话", elem_id="clear", size="sm")
+                copy = gr.Button("复制回答", elem_id="copy", size="sm")
+                mode = gr.Dropdown(MODES, value=service.settings.mode, label="检索方式", scale=2, min_width=160)
+            gr.Examples(EXAMPLES, inputs=question, label="示例问题")
+        with gr.Column(scale=2, min_width=300):
+            gr.Markdown("#### 来源条文")
+            sources = gr.HTML(render.sources_html(None), elem_id="sources", js_on_load=None)
+        # Inside the tab: a State left directly under gr.Tabs renders as a phantom tab.
+        turns = gr.State([])
+        pending = gr.State("")
+
+    outs = [chatbot, turns, sources]
+    for trigger in (question.submit, send.click):
+        trigger(lambda q: ("", q), question, [question, pending], queue=False, api_visibility="private").then(
+            respond, [pending, turns, mode], outs, api_visibility="private"
+        )
+    for trigger in (regen.click, chatbot.retry):
+        trigger(regenerate, [turns, mode], outs, api_visibility="private")
+    copy.click(None, js=COPY_JS)
+    reset = (lambda: ([], [], render.sources_html(None), ""), None, [chatbot, turns, sources, question])
+    for trigger in (clear.click, chatbot.clear):
+        trigger(*reset, queue=False, api_visibility="private")
+
+
+def _build_kb_tab(service: AssistantService) -> tuple[Callable[[], tuple], list]:
+    with gr.Tab("知识库", id="kb"):
+        stats = gr.HTML(elem_id="kb-stats", js_on_load=None)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2):
+                files = gr.File(label="上传文件（.md .txt .docx .pdf .xlsx .csv .html）", file_count="multiple", elem_id="kb-upload")
+                kind = gr.Dropdown(KINDS, value="", label="文件类型")
+                add = gr.Button("导入知识库", variant="primary", elem_id="kb-add")
+                result = gr.HTML(elem_id="kb-result", js_on_load=None)
+            with gr.Column(scale=3):
+                table = gr.Dataframe(headers=DOC_HEADERS, value=[], interactive=False, elem_id="kb-docs", wrap=True)
+                with gr.Row():
+                    target = gr.Dropdown([], elem_id="kb-target", label="移除文件（上传的文件被删除；知识库目录中的文件只从索引中排除）", scale=3)
+                    remove = gr.Button("移除", variant="stop", elem_id="kb-remove", scale=1)
+                refresh = gr.Button("刷新", size="sm")
+
+    def view() -> tuple:
+        return _kb_view(service)
+
+    def add_files(paths: list[str] | None, kind: str, progress=gr.Progress()) -> tuple:  # noqa: B008 - gradio injects it
+        if not paths:
+            raise gr.Error("请先选择要上传的文件。")
+        try:
+            report = service.add_files([Path(p) for p in paths], kind, progress=_progress_cb(progress))
+        except AssistantError as e:
+            raise gr.Error(_message(e)) from e
+        return (render.ingest_html(report.summary(), [*report.warnings, *(f.error for f in report.failures)]), None, *view())
+
+    def remove_file(rel: str | None, progress=gr.Progress()) -> tuple:  # noqa: B008
+        if not rel:
+            raise gr.Error("请先选择要移除的文件。")
+        try:
+            report = service.remove_file(rel, progress=_progress_cb(progress))
+        except AssistantError as e:
+            raise gr.Error(_message(e)) from e
+        return (render.ingest_html(f"已移除 {rel}。" + report.summary(), []), *view())
+
+    kb_outs = [stats, table, target]
+    add.click(guarded(add_files, service), [files, kind], [result, files, *kb_outs], api_visibility="private")
+    remove.click(guarded(remove_file, service), target, [result, *kb_outs], api_visibility="private")
+    refresh.click(guarded(view, service), None, kb_outs, api_visibility="private")
+    return view, kb_outs
+
+
+def build_app(service: AssistantService, extra_tabs: Sequence[Callable[[AssistantService], None]] = ()) -> gr.Blocks:
+    """The whole UI. ``extra_tabs`` are ``fn(service)`` callables that add their own gr.Tab inside the app."""
+    offline_env()
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+        gr.HTML(
+            f"<h1>{TITLE}</h1><p>回答只依据知识库中的文件，每句标注来源；把鼠标移到 [n] 上或点击它可查看原文。</p>",
+            elem_id="app-header",
+            js_on_load=None,
+        )
+        with gr.Tabs():
+            _build_chat_tab(service)
+            kb_view, kb_outs = _build_kb_tab(service)
+            for add_tab in extra_tabs:
+                add_tab(service)
+        demo.load(guarded(kb_view, service), None, kb_outs, api_visibility="private")
+
+        def ask(question: str, history: list[list[str]] | None = None, mode: str = "") -> dict:
+            """Answer one question from the knowledge base; history is [[question, answer], ...]."""
+            return ask_api(service, question, history, mode)
+
+        gr.api(ask, api_name="ask")
+    return demo
+
+
+def launch_kwargs(settings: Settings) -> dict:
+    """Arguments for Blocks.launch: local only, no share link, no SSR/node, optional password."""
+    kwargs: dict = {
+        "server_name": settings.host,
+        "server_port": settings.port,
+        "share": False,
+        "inbrowser": False,
+        "ssr_mode": False,
+        "pwa": False,
+        "mcp_server": False,
+        "enable_monitoring": False,
+        "show_error": True,
+        "footer_links": ["api", "settings"],
+        "theme": gr.themes.Default(primary_hue="red", font=THEME_FONTS),
+        "css": CSS,
+    }
+    user, password = settings.auth_user, settings.auth_password.get_secret_value()
+    if bool(user) != bool(password):
+        raise AssistantError("web login needs both a user name and a password", "set both ASSISTANT_AUTH_USER and ASSISTANT_AUTH_PASSWORD, or neither")
+    if user:
+        kwargs["auth"] = (user, password)
+        kwargs["auth_message"] = "请输入用户名和密码"
+    return kwargs
+
+
+def launch(demo: gr.Blocks, settings: Settings, **overrides) -> tuple:
+    """Start the server; overrides (e.g. prevent_thread_lock=True in tests) win over launch_kwargs."""
+    offline_env()
+    demo.queue(default_concurrency_limit=1)
+    return demo.launch(**{**launch_kwargs(settings), **overrides})

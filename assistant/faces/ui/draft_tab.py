@@ -1,0 +1,170 @@
+"""The 起草 tab: topic -> editable outline -> draft with verified citations and sources -> .docx/.md downloads."""
+
+from __future__ import annotations
+
+import html
+import re
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import gradio as gr
+
+from assistant.answering.verify import MARKER, UNSUPPORTED_MARK
+from assistant.core.errors import AssistantError
+from assistant.core.protocols import ChatModel
+from assistant.drafting import Draft, draft, load_facts, parse_outline, propose_outline
+from assistant.drafting.check import PLACEHOLDER
+from assistant.drafting.export import special_parts, to_docx, to_markdown_file
+from assistant.faces.ui.app import guarded
+
+INTRO = (
+    "先生成提纲（按知识库中往年报告的“一、（一）一是”层次和措辞），修改后再撰写。"
+    "制度要求只引用法规制度，本单位的做法和数字只来自你提供的事实材料和责任清单；往年报告只作文风参考。"
+    "缺少的内容以【待补充】标出，未知数字写作 **。"
+)
+
+
+def _message(e: AssistantError) -> str:
+    return f"{e.message} — {e.fix}" if e.fix else e.message
+
+
+def paragraph_html(text: str, draft_: Draft) -> str:
+    """Escaped paragraph; [n] shows its source on hover, placeholders and unsupported claims are marked."""
+    by_n = {c.n: c for c in draft_.citations}
+    out = []
+    for part in special_parts(text):
+        m = MARKER.fullmatch(part)
+        if m and int(m.group(1)) in by_n:
+            c = by_n[int(m.group(1))]
+            out.append(f'<sup class="draft-cite" title="{html.escape(f"{c.label}：“{c.quote}”")}">[{c.n}]</sup>')
+        elif PLACEHOLDER.fullmatch(part):
+            out.append(f'<mark class="draft-todo">{html.escape(part)}</mark>')
+        elif part == UNSUPPORTED_MARK:
+            out.append(f'<span class="draft-unsupported">{html.escape(part)}</span>')
+        else:
+            out.append(html.escape(part))
+    return "".join(out)
+
+
+def draft_html(d: Draft) -> str:
+    parts = ['<div class="draft">']
+    if d.title:
+        parts.append(f'<h2 style="text-align:center">{html.escape(d.title)}</h2>')
+    for s in d.sections:
+        tag = "h3" if s.level == 1 else "h4"
+        parts.append(f"<{tag}>{html.escape(s.heading)}</{tag}>")
+        parts.extend(f'<p style="text-indent:2em">{paragraph_html(p.text, d)}</p>' for p in s.paragraphs)
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def sources_html(d: Draft) -> str:
+    if not d.citations:
+        return '<div class="draft-sources">没有引用。</div>'
+    kinds = {"regulation": "法规制度", "list": "责任清单", "facts": "事实材料"}
+    items = "".join(
+        f"<li>[{c.n}] {html.escape(c.label)}〔{kinds.get(c.chunk.kind, '其他')}〕：“{html.escape(c.quote)}”</li>" for c in d.citations
+    )
+    return f'<div class="draft-sources"><h4>引用依据</h4><ol style="list-style:none;padding-left:0">{items}</ol></div>'
+
+
+def status_markdown(d: Draft) -> str:
+    c = d.check
+    head = (
+        f"**核查**：{c.claims} 句陈述中 {c.cited} 句有经核验的引用（{c.cited_share:.0%}），"
+        f"{len(d.citations)} 条引用依据，{c.placeholders} 处待补充，{len(c.unknown_numbers)} 个无来源数字。"
+        f"撰写方式：{f'大模型改写 {d.llm_sentences}/{d.sentences} 句，其余为模板' if d.backend == 'llm' else '模板（离线）'}。"
+    )
+    notes = [*c.issues, *d.warnings]
+    return head + ("\n\n" + "\n".join(f"- {html.escape(n)}" for n in notes) if notes else "")
+
+
+def _paths(files) -> list[Path]:
+    out = []
+    for f in files or []:
+        out.append(Path(f if isinstance(f, str) else getattr(f, "name", f)))
+    return out
+
+
+def outline_for(service, topic: str, chat_model: ChatModel | None = None) -> tuple[str, str]:
+    """(outline text, status line) for the 生成提纲 button."""
+    o = propose_outline(service, topic, chat_model)
+    return o.text(), f"提纲来源：{o.source}。可直接修改后点“撰写”。"
+
+
+def write_draft(
+    service,
+    topic: str,
+    outline_text: str,
+    files: Sequence = (),
+    facts_text: str = "",
+    chat_model: ChatModel | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+    out_dir: Path | None = None,
+) -> tuple[Draft, Path, Path]:
+    """Draft from the (edited) outline and write the .docx and .md for download."""
+    facts = load_facts(_paths(files), facts_text or "")
+    outline = parse_outline(outline_text, topic) if (outline_text or "").strip() else None
+    d = draft(service, topic, outline=outline, facts=facts, chat_model=chat_model, progress=progress)
+    folder = Path(out_dir or tempfile.mkdtemp(prefix="draft-"))
+    stem = re.sub(r"[^\w]+", "_", d.title or topic).strip("_")[:40] or "draft"
+    return d, to_docx(d, folder / f"{stem}.docx"), to_markdown_file(d, folder / f"{stem}.md")
+
+
+def build_draft_tab(service, chat_model: ChatModel | None = None) -> None:
+    """Add the 起草 tab to the enclosing gr.Blocks. Without ``chat_model`` the LLM is built from settings on demand."""
+    model_cache: dict[str, ChatModel] = {}
+
+    def model(use_llm: bool) -> ChatModel | None:
+        if not use_llm:
+            return None
+        if chat_model is not None:
+            return chat_model
+        if "m" not in model_cache:
+            from assistant.llm.chat import openai_chat_model
+
+            model_cache["m"] = openai_chat_model(service.settings, max_tokens=max(service.settings.llm_max_tokens, 1024))
+        return model_cache["m"]
+
+    with gr.Tab("起草", id="draft"):
+        gr.Markdown(INTRO)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2):
+                topic = gr.Textbox(label="主题", placeholder="如：二、强化责任落实，扛牢全面从严治党主体责任", lines=1)
+                files = gr.File(
+                    label="事实材料（可选，可多选：.md .txt .docx .xlsx …）",
+                    file_count="multiple",
+                    file_types=[".md", ".txt", ".docx", ".xlsx", ".xls", ".csv", ".pdf"],
+                )
+                facts_text = gr.Textbox(label="或直接粘贴事实材料（每行一条）", lines=4)
+                use_llm = gr.Checkbox(label="用大模型撰写（需已启动模型服务；不可用时自动改用模板）", value=service.settings.answerer == "llm")
+                outline_btn = gr.Button("生成提纲")
+                outline = gr.Textbox(label="提纲（可修改：一、/（一）为标题，缩进的“一是…”为本节要点）", lines=14, interactive=True)
+                write_btn = gr.Button("撰写", variant="primary")
+            with gr.Column(scale=3):
+                status = gr.Markdown()
+                body = gr.HTML()
+                sources = gr.HTML()
+                with gr.Row():
+                    docx_out = gr.File(label="下载 Word（.docx）", interactive=False)
+                    md_out = gr.File(label="下载 Markdown（.md）", interactive=False)
+
+        def on_outline(topic_: str, use_llm_: bool):
+            try:
+                return outline_for(service, topic_, model(use_llm_))
+            except AssistantError as e:
+                return gr.skip(), f"错误：{_message(e)}"
+
+        def on_write(topic_: str, outline_: str, files_, facts_: str, use_llm_: bool, progress=gr.Progress()):  # noqa: B008 - gradio injects it
+            def note(done: int, total: int, heading: str) -> None:
+                progress(done / max(total, 1), desc=heading)
+
+            try:
+                d, docx_path, md_path = write_draft(service, topic_, outline_, files_, facts_, model(use_llm_), note)
+            except AssistantError as e:
+                return f"错误：{_message(e)}", gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return status_markdown(d), draft_html(d), sources_html(d), str(docx_path), str(md_path)
+
+        outline_btn.click(guarded(on_outline, service), [topic, use_llm], [outline, status], api_visibility="private")
+        write_btn.click(guarded(on_write, service), [topic, outline, files, facts_text, use_llm], [status, body, sources, docx_out, md_out], api_visibility="private")

@@ -1,0 +1,171 @@
+"""Pure functions that turn answers and index facts into HTML for the web UI.
+
+Every piece of document or user text goes through ``escape``: sources are untrusted (an uploaded
+file may contain markup or script), and the chat renders Markdown, so both HTML and Markdown
+syntax characters are neutralized before anything is shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from assistant.answering.verify import MARKER, UNSUPPORTED_MARK
+from assistant.core.types import OUTCOME_LABELS, Answer, Citation
+
+# Characters that HTML, Markdown (links, emphasis, code, tables) or KaTeX ($) would interpret.
+_SPECIAL = {c: f"&#{ord(c)};" for c in "&<>\"'`*_[]()#|~$!\\{}=+-"}
+_TABLE = str.maketrans(_SPECIAL)
+
+KIND_NAMES = {"regulation": "法规制度", "list": "责任清单", "report": "工作报告", "other": "其他"}
+
+
+def escape(text: str) -> str:
+    """Text -> inert HTML: every special character as an entity, newlines as <br>.
+
+    The result has no newline, so Markdown sees one raw-HTML line and never parses inside it.
+    """
+    return "<br>".join(line.translate(_TABLE) for line in text.split("\n"))
+
+
+def _attr(text: str) -> str:
+    """Text for a double-quoted attribute value: one line, fully escaped."""
+    return escape(" ".join(text.split("\n")))
+
+
+def citation_tip(c: Citation) -> str:
+    """Plain text shown when hovering a marker: 《文件》第N条：“quote”."""
+    return f"{c.label}：“{c.quote}”"
+
+
+def marker_html(c: Citation) -> str:
+    """[n] that reveals its source on hover or focus (click); CSS in app.CSS shows the pop-up."""
+    return (
+        f'<span class="cite" tabindex="0" data-n="{c.n}" aria-label="{_attr(citation_tip(c))}">[{c.n}]'
+        f'<span class="cite-pop" role="tooltip"><b>{escape(c.label)}</b><br>“{escape(c.quote)}”</span></span>'
+    )
+
+
+def _with_markers(text: str, citations: Sequence[Citation]) -> str:
+    by_n = {c.n: c for c in citations}
+    out: list[str] = []
+    pos = 0
+    for m in MARKER.finditer(text):
+        c = by_n.get(int(m.group(1)))
+        if c is None:  # a marker without a citation stays plain text
+            continue
+        out.append(escape(text[pos : m.start()]))
+        out.append(marker_html(c))
+        pos = m.end()
+    out.append(escape(text[pos:]))
+    body = "".join(out)
+    mark = escape(UNSUPPORTED_MARK)
+    return body.replace(mark, f'<span class="unsupported" title="这句话没有找到支持它的条文">{mark}</span>')
+
+
+def answer_html(answer: Answer) -> str:
+    """The chat bubble for a finished answer: text with live markers, then a folded list of the quoted articles."""
+    cls = {"answer": "answer", "related": "answer related", "none": "answer refused"}[answer.outcome]
+    badge = f'<div class="outcome outcome-{answer.outcome}">{escape(OUTCOME_LABELS[answer.outcome])}</div>'
+    notes = "".join(f'<div class="understood">{escape(n)}</div>' for n in answer.notes)
+    parts = [f'<div class="{cls}">{badge}{notes}{_with_markers(answer.text, answer.citations)}']
+    if answer.citations:
+        items = "".join(
+            f'<li><span class="src-n">[{c.n}]</span> {escape(c.label)}：<q>{escape(c.quote)}</q></li>' for c in answer.citations
+        )
+        parts.append(f'<details class="cite-list"><summary>引用条文（{len(answer.citations)}）</summary><ol>{items}</ol></details>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def streaming_html(text: str) -> str:
+    """A partial answer while it is generated: markers are not verified yet, so they stay plain."""
+    return f'<div class="answer streaming">{escape(text)}<span class="cursor">▍</span></div>'
+
+
+def user_html(text: str) -> str:
+    return f'<div class="question">{escape(text)}</div>'
+
+
+def error_html(message: str) -> str:
+    return f'<div class="error">错误：{escape(message)}</div>'
+
+
+def superseded_note(c: Citation) -> str:
+    ch = c.chunk
+    version = f"（{ch.version}年版）" if ch.version else ""
+    return f"此为旧版文本{version}，已被{ch.superseded_by or '新版'}取代，请以现行版本为准。"
+
+
+def sources_html(answer: Answer | None) -> str:
+    """The side panel: each citation with its label, the verbatim quote and where it comes from."""
+    if answer is None:
+        return '<div class="sources empty">提问后，这里显示回答引用的条文原文。</div>'
+    parts = ['<div class="sources">']
+    for w in answer.warnings:
+        parts.append(f'<div class="src-warn">⚠ {escape(w)}</div>')
+    if not answer.citations:
+        parts.append('<div class="src-none">本次回答没有引用条文。</div>')
+    for c in answer.citations:
+        ch = c.chunk
+        old = f'<div class="src-old">⚠ {escape(superseded_note(c))}</div>' if ch.superseded else ""
+        where = " / ".join(p for p in (*ch.path, ch.source) if p)
+        parts.append(
+            f'<div class="src{" superseded" if ch.superseded else ""}" id="src-{c.n}">'
+            f'<div class="src-head"><span class="src-n">[{c.n}]</span> {escape(c.label)}</div>'
+            f'<blockquote class="src-quote">{escape(c.quote)}</blockquote>{old}'
+            f'<div class="src-meta">{escape(where)}</div></div>'
+        )
+    cited = {c.chunk.id for c in answer.citations}
+    others = [h for h in answer.hits if h.chunk.id not in cited]
+    if others:
+        items = "".join(f"<li>{escape(h.chunk.label)}</li>" for h in others)
+        parts.append(f'<details class="src-other"><summary>检索到但未引用（{len(others)}）</summary><ul>{items}</ul></details>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def sources_pending() -> str:
+    return '<div class="sources empty">正在检索相关条文…</div>'
+
+
+def document_rows(documents: Mapping[str, Mapping]) -> list[list]:
+    """Rows for the knowledge-base table: file, title, kind, version, chunk count."""
+    return [
+        [rel, d.get("title", ""), KIND_NAMES.get(d.get("kind", ""), d.get("kind", "")), d.get("version", ""), d.get("chunks", 0)]
+        for rel, d in sorted(documents.items())
+    ]
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def stats_html(stats: Mapping) -> str:
+    kinds = "，".join(f"{KIND_NAMES.get(k, k)} {v}" for k, v in sorted(stats.get("kinds", {}).items()))
+    head = (
+        f"知识库 <b>{escape(str(stats.get('kb', '')))}</b>：{stats.get('documents', 0)} 个文件，"
+        f"{stats.get('chunks', 0)} 个条块{('（' + escape(kinds) + '）') if kinds else ''}；"
+        f"向量模型 {escape(str(stats.get('embedder') or '—'))}；索引 {_size(int(stats.get('index_bytes', 0)))}"
+    )
+    errors = stats.get("errors") or {}
+    rows = "".join(f"<li>{escape(str(msg))}</li>" for msg in errors.values())
+    errs = f'<details class="kb-errors"><summary>上次导入的问题（{len(errors)}）</summary><ul>{rows}</ul></details>' if errors else ""
+    return f'<div class="kb-stats">{head}{errs}</div>'
+
+
+def progress_text(desc: str) -> str:
+    """Ingest progress notes are English in the pipeline; show them in Chinese."""
+    for en, zh in (("reading ", "读取 "), ("embedding ", "向量化 "), ("up to date", "索引已是最新"), ("done", "完成")):
+        if desc.startswith(en):
+            return zh + desc[len(en) :]
+    return desc
+
+
+def ingest_html(summary: str, failures: Sequence[str]) -> str:
+    rows = "".join(f"<li>{escape(f)}</li>" for f in failures)
+    fails = f'<ul class="kb-failures">{rows}</ul>' if failures else ""
+    return f'<div class="kb-result">{escape(summary)}{fails}</div>'

@@ -1,0 +1,282 @@
+"""Retrievers over one index generation: BM25 over jieba tokens, dense vectors in chroma, and their RRF fusion."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from assistant.core.errors import AssistantError
+from assistant.core.protocols import Embedder
+from assistant.core.types import Chunk, Hit
+from assistant.index.query import Analyzer, QueryPlan
+from assistant.index.query import coverage as concept_coverage
+from assistant.index.store import COLLECTION, chroma_client, current_generation, read_chunks, read_manifest
+from assistant.text import query_tokens
+from assistant.text.thesaurus import Thesaurus
+
+
+class IndexReader:
+    """Everything one generation holds, loaded once; ``refresh`` picks up a newer generation."""
+
+    def __init__(self, kb_dir: Path, thesaurus: Thesaurus | None = None) -> None:
+        self.kb_dir = kb_dir
+        self.thesaurus = thesaurus if thesaurus is not None else Thesaurus()
+        self._lock = threading.Lock()
+        self.gen: Path | None = None
+        self.refresh()
+
+    def refresh(self) -> bool:
+        gen = current_generation(self.kb_dir)
+        if gen is None:
+            raise AssistantError(f"no index at {self.kb_dir}", "run `assistant ingest` first")
+        if gen == self.gen:
+            return False
+        with self._lock:
+            import bm25s
+
+            chunks, tokens = read_chunks(gen)
+            self.manifest = read_manifest(gen)
+            self.chunks: list[Chunk] = chunks
+            self.tokens = [set(t) for t in tokens]
+            self.by_id = {c.id: i for i, c in enumerate(chunks)}
+            self.bm25 = bm25s.BM25.load(str(gen / "bm25"), load_corpus=False)
+            self.vocab: dict[str, int] = self.bm25.vocab_dict
+            n = max(len(chunks), 1)
+            df: dict[str, int] = {}
+            for toks in self.tokens:
+                for t in toks:
+                    df[t] = df.get(t, 0) + 1
+            self.idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+            self.max_idf = math.log(1 + (n + 0.5) / 0.5)
+            self.analyzer = self._analyzer()
+            self.by_article: dict[tuple[str, str], list[int]] = {}
+            for i, c in enumerate(chunks):
+                if c.article:
+                    self.by_article.setdefault((c.title, c.article), []).append(i)
+            self._collection = None
+            self.gen = gen
+        return True
+
+    def _analyzer(self) -> Analyzer:
+        versions: dict[str, set[str]] = {}
+        for c in self.chunks:
+            if c.version:
+                versions.setdefault(c.title, set()).add(c.version[:4])
+        return Analyzer(self.thesaurus, self.vocab, self.idf, [c.title for c in self.chunks], [c.text for c in self.chunks], versions)
+
+    def set_thesaurus(self, thesaurus: Thesaurus) -> None:
+        with self._lock:
+            self.thesaurus = thesaurus
+            self.analyzer = self._analyzer()
+
+    @property
+    def collection(self):
+        if self._collection is None:
+            self._collection = chroma_client(self.gen / "chroma").get_collection(COLLECTION)
+        return self._collection
+
+    def coverage(self, query: str, idx: int) -> float:
+        """Share of the query's IDF mass found in the chunk: a scale-free relevance signal used for refusal."""
+        toks = query_tokens(query)
+        if not toks:
+            return 0.0
+        total = sum(self.idf.get(t, self.max_idf) for t in toks)
+        found = sum(self.idf.get(t, self.max_idf) for t in toks if t in self.tokens[idx])
+        return found / total if total else 0.0
+
+    def concept_coverage(self, plan: QueryPlan, idx: int) -> float:
+        """Coverage of the question's concepts, where a thesaurus synonym or a corrected typo counts as the word."""
+        return concept_coverage(plan.groups, self.tokens[idx], self.idf, self.max_idf)
+
+    def plan(self, query: str, extra: tuple[str, ...] = ()) -> QueryPlan:
+        return self.analyzer.plan(query, tuple(extra))
+
+    def hit(self, idx: int, score: float, rank: int, query: str, extra: tuple[str, ...] = (), **scores: float) -> Hit:
+        if "coverage" not in scores:
+            scores["coverage"] = self.coverage(query, idx)
+        if "concept" not in scores:
+            scores["concept"] = self.concept_coverage(self.plan(query, extra), idx)
+        for key in ("coverage", "concept"):
+            scores[key] = round(scores[key], 4)
+        return Hit(self.chunks[idx], float(score), rank, tuple(scores.items()))
+
+
+class Bm25Retriever:
+    """BM25 over the question's tokens plus, at ``expansion_weight``, the thesaurus' corpus wording for them."""
+
+    name = "bm25"
+
+    def __init__(self, reader: IndexReader, expansion_weight: float = 1.5) -> None:
+        self.reader = reader
+        self.expansion_weight = expansion_weight
+
+    def ranked(self, query: str, k: int, extra: tuple[str, ...] = ()) -> list[tuple[int, float]]:
+        r = self.reader
+        if not r.chunks:
+            return []
+        plan = r.plan(query, extra)
+        toks = [t for t in plan.tokens if t in r.vocab]
+        extra = [t for t in plan.expansion if t in r.vocab] if self.expansion_weight else []
+        if not toks and not extra:
+            return []
+        scores = r.bm25.get_scores(toks)[: len(r.chunks)] if toks else np.zeros(len(r.chunks))
+        if extra:
+            scores = scores + self.expansion_weight * r.bm25.get_scores(extra)[: len(r.chunks)]
+        k = min(k, len(r.chunks))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+
+    def search(self, query: str, k: int, extra: tuple[str, ...] = ()) -> list[Hit]:
+        return [self.reader.hit(i, s, n + 1, query, extra, bm25=s) for n, (i, s) in enumerate(self.ranked(query, k, extra))]
+
+
+class VectorRetriever:
+    name = "vector"
+
+    def __init__(self, reader: IndexReader, embedder: Embedder) -> None:
+        self.reader = reader
+        self.embedder = embedder
+        built_with = reader.manifest.get("embedder")
+        if built_with and built_with != embedder.name:
+            raise AssistantError(
+                f"index was built with embedder {built_with}, settings ask for {embedder.name}",
+                f"run `assistant ingest --rebuild` or set ASSISTANT_EMBEDDER={built_with}",
+            )
+
+    def ranked(self, query: str, k: int, extra: tuple[str, ...] = ()) -> list[tuple[int, float]]:
+        """Nearest chunks to the question and to its reworded/corrected variants (multi-query): each chunk keeps its
+        best cosine."""
+        r = self.reader
+        if not r.chunks:
+            return []
+        texts = [query, *r.plan(query, extra).variants]
+        res = r.collection.query(
+            query_embeddings=[self.embedder.embed_query(t) for t in texts], n_results=min(k, len(r.chunks)), include=["distances"]
+        )
+        best: dict[int, float] = {}
+        for ids, dists in zip(res["ids"], res["distances"]):
+            for cid, dist in zip(ids, dists):
+                if cid in r.by_id:
+                    i = r.by_id[cid]
+                    best[i] = max(best.get(i, -1.0), 1.0 - float(dist))
+        return sorted(best.items(), key=lambda x: -x[1])[:k]
+
+    def search(self, query: str, k: int, extra: tuple[str, ...] = ()) -> list[Hit]:
+        return [self.reader.hit(i, s, n + 1, query, extra, cosine=s) for n, (i, s) in enumerate(self.ranked(query, k, extra))]
+
+
+class HybridRetriever:
+    """Reciprocal rank fusion of BM25 and dense rankings; robust to their incomparable score scales.
+
+    ``coverage_weight`` adds the share of the question's concepts a chunk contains: when every article of a
+    regulation titled 问责条例 looks alike to the dense model, the one that also says 情形 should win.
+    An article the question names (纪律处分条例第八十八条) goes first, and at most ``per_doc`` of the first ``k``
+    chunks come from one document, so a question about a Party rule and a state law can get both.
+    """
+
+    name = "hybrid"
+
+    def __init__(
+        self,
+        bm25: Bm25Retriever,
+        vector: VectorRetriever,
+        rrf_k: int = 60,
+        depth: int = 30,
+        dense_weight: float = 1.0,
+        coverage_weight: float = 0.0,
+        per_doc: int = 0,
+    ) -> None:
+        self.bm25, self.vector, self.rrf_k, self.depth = bm25, vector, rrf_k, depth
+        self.weights = {"bm25": 1.0, "cosine": dense_weight}
+        self.coverage_weight = coverage_weight
+        self.per_doc = per_doc
+
+    def search(self, query: str, k: int, extra: tuple[str, ...] = ()) -> list[Hit]:
+        depth = max(self.depth, k * 3)
+        reader = self.bm25.reader
+        plan = reader.plan(query, extra)
+        lists = {"bm25": self.bm25.ranked(query, depth, extra), "cosine": self.vector.ranked(query, depth, extra)}
+        fused: dict[int, float] = {}
+        parts: dict[int, dict[str, float]] = {}
+        for name, ranking in lists.items():
+            for rank, (idx, score) in enumerate(ranking):
+                fused[idx] = fused.get(idx, 0.0) + self.weights[name] / (self.rrf_k + rank + 1)
+                parts.setdefault(idx, {})[name] = score
+                parts[idx][f"{name}_rank"] = rank + 1
+        for idx in fused:  # reused by hit(), not computed twice
+            parts[idx]["coverage"] = reader.coverage(query, idx)
+            parts[idx]["concept"] = reader.concept_coverage(plan, idx)
+            if self.coverage_weight:
+                fused[idx] += self.coverage_weight * parts[idx]["concept"]
+        order = sorted(fused, key=lambda i: -fused[i])
+        named = referenced_articles(reader, plan, order[:10])
+        for idx in named:
+            if idx not in parts:
+                parts[idx] = {"coverage": reader.coverage(query, idx), "concept": reader.concept_coverage(plan, idx)}
+            parts[idx]["named"] = 1.0
+            fused[idx] = max(fused.values(), default=0.0) + 1e-6
+        order = named + [i for i in order if i not in named]
+        if self.per_doc:
+            order = diversify(order, [reader.chunks[i].title for i in order], k, self.per_doc)
+        return [reader.hit(i, fused[i], n + 1, query, extra, **parts[i]) for n, i in enumerate(order[:k])]
+
+
+def referenced_articles(reader: IndexReader, plan: QueryPlan, top: list[int]) -> list[int]:
+    """Chunks of the articles a question names. Without a document name, 第八条 is looked up in the documents the
+    search found anyway."""
+    out: list[int] = []
+    top_titles = list(dict.fromkeys(reader.chunks[i].title for i in top))
+    for title, article in plan.articles:
+        for t in [title] if title else top_titles[:2]:
+            out.extend(i for i in reader.by_article.get((t, article), []) if i not in out)
+    # Several versions of a named document: the current one first.
+    return sorted(out, key=lambda i: (reader.chunks[i].superseded, -int(reader.chunks[i].version[:4] or 0)))
+
+
+def diversify(order: list[int], docs: list[str], k: int, per_doc: int) -> list[int]:
+    """When the first ``per_doc`` chunks all come from one document, the best chunk of another document moves up to
+    place ``per_doc`` + 1 (a question about a Party rule and a state law needs both); the rest keep their order."""
+    if len(order) <= per_doc or len(set(docs[:per_doc])) > 1:
+        return order
+    other = next((i for i, d in enumerate(docs) if d != docs[0]), None)
+    if other is None or other <= per_doc:
+        return order
+    return order[:per_doc] + [order[other]] + [x for n, x in enumerate(order[per_doc:], per_doc) if n != other]
+
+
+def make_retriever(
+    mode: str,
+    reader: IndexReader,
+    embedder: Embedder | None,
+    rrf_k: int = 60,
+    dense_weight: float = 1.0,
+    coverage_weight: float = 0.0,
+    expansion_weight: float = 1.5,
+    per_doc: int = 0,
+):
+    if mode == "bm25":
+        return Bm25Retriever(reader, expansion_weight)
+    if embedder is None:
+        raise AssistantError(f"retrieval mode {mode} needs an embedder", "set ASSISTANT_EMBEDDER or use --mode bm25")
+    if mode == "vector":
+        return VectorRetriever(reader, embedder)
+    if mode == "hybrid":
+        return HybridRetriever(
+            Bm25Retriever(reader, expansion_weight),
+            VectorRetriever(reader, embedder),
+            rrf_k=rrf_k,
+            dense_weight=dense_weight,
+            coverage_weight=coverage_weight,
+            per_doc=per_doc,
+        )
+    raise AssistantError(f"unknown retrieval mode {mode!r}", "use bm25, vector or hybrid")
+
+
+def relevance(hits: Sequence[Hit]) -> float:
+    """Best query coverage among the hits (0..1)."""
+    return max((dict(h.scores).get("coverage", 0.0) for h in hits), default=0.0)

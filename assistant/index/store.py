@@ -1,0 +1,290 @@
+"""On-disk index of one knowledge base, written in generations so a failed ingest never damages the last good one.
+
+Layout of ``kb_dir``::
+
+    CURRENT            name of the live generation (replaced atomically)
+    gen-<time>/        chunks.jsonl, manifest.json, bm25/, chroma/
+    .lock              held by the one writer
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from assistant.core.errors import AssistantError
+from assistant.core.types import Chunk
+
+COLLECTION = "chunks"
+
+
+def chunk_to_json(c: Chunk, tokens: Sequence[str]) -> str:
+    d = dataclasses.asdict(c)
+    d["tokens"] = list(tokens)
+    return json.dumps(d, ensure_ascii=False)
+
+
+def chunk_from_json(line: str) -> tuple[Chunk, list[str]]:
+    d = json.loads(line)
+    tokens = d.pop("tokens", [])
+    d["path"] = tuple(d.get("path", ()))
+    d["extra"] = tuple(tuple(x) for x in d.get("extra", ()))
+    return Chunk(**d), tokens
+
+
+def _fsync_write(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def current_generation(kb_dir: Path) -> Path | None:
+    pointer = kb_dir / "CURRENT"
+    if not pointer.is_file():
+        return None
+    gen = kb_dir / pointer.read_text(encoding="utf-8").strip()
+    return gen if (gen / "manifest.json").is_file() else None
+
+
+def read_manifest(gen: Path | None) -> dict:
+    if gen is None:
+        return {"files": {}, "embedder": "", "errors": {}}
+    return json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
+
+
+def read_chunks(gen: Path | None) -> tuple[list[Chunk], list[list[str]]]:
+    if gen is None:
+        return [], []
+    chunks, tokens = [], []
+    with open(gen / "chunks.jsonl", encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                c, t = chunk_from_json(line)
+                chunks.append(c)
+                tokens.append(t)
+    return chunks, tokens
+
+
+def chroma_client(path: Path):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False))
+
+
+@contextmanager
+def writer_lock(kb_dir: Path) -> Iterator[None]:
+    kb_dir.mkdir(parents=True, exist_ok=True)
+    with open(kb_dir / ".lock", "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AssistantError(
+                f"知识库 {kb_dir.name} 正在由另一个导入进程更新（{kb_dir}），本次未做任何改动", "等它完成后重试；查询不受影响"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+class GenerationWriter:
+    """Builds a new generation beside the live one; ``commit`` flips CURRENT, anything else leaves it untouched."""
+
+    def __init__(self, kb_dir: Path, seed: bool = True) -> None:
+        """``seed=False``: start empty instead of from the previous generation's vectors (it is damaged)."""
+        self.kb_dir = kb_dir
+        self.previous = current_generation(kb_dir)
+        self.seed = seed
+        self.path = kb_dir / f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6:06d}"
+        self._client = None
+
+    def open_collection(self, dim: int, embedder: str):
+        """A chroma collection seeded with the previous generation's vectors, so only new chunks are embedded."""
+        chroma_dir = self.path / "chroma"
+        prev_meta = read_manifest(self.previous) if self.seed else {}
+        if self.seed and self.previous and (self.previous / "chroma").is_dir() and prev_meta.get("embedder") == embedder:
+            shutil.copytree(self.previous / "chroma", chroma_dir)
+        else:
+            chroma_dir.mkdir(parents=True, exist_ok=True)
+        self._client = chroma_client(chroma_dir)
+        return self._client.get_or_create_collection(
+            COLLECTION, metadata={"hnsw:space": "cosine", "embedder": embedder, "dim": dim}, embedding_function=None
+        )
+
+    def write_chunks(self, chunks: Sequence[Chunk], tokens: Sequence[Sequence[str]]) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        _fsync_write(self.path / "chunks.jsonl", "".join(chunk_to_json(c, t) + "\n" for c, t in zip(chunks, tokens)))
+
+    def write_bm25(self, tokens: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.5) -> None:
+        import bm25s
+
+        model = bm25s.BM25(k1=k1, b=b)
+        # An empty document list still needs a vocabulary; index one empty token list.
+        model.index([list(t) or [""] for t in tokens] or [[""]], show_progress=False)
+        model.save(str(self.path / "bm25"), show_progress=False)
+
+    def commit(self, manifest: dict) -> Path:
+        manifest = {**manifest, "digests": file_digests(self.path)}
+        _fsync_write(self.path / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1))
+        if self._client is not None:
+            self._client = None  # let chroma flush before the switch
+        tmp = self.kb_dir / "CURRENT.tmp"
+        _fsync_write(tmp, self.path.name)
+        os.replace(tmp, self.kb_dir / "CURRENT")
+        self._prune()
+        return self.path
+
+    def abort(self) -> None:
+        self._client = None
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def _prune(self) -> None:
+        """Keep the live generation and the one before it (a reader may still hold it); drop the rest."""
+        keep = {self.path.name, self.previous.name if self.previous else ""}
+        for p in self.kb_dir.glob("gen-*"):
+            if p.name not in keep:
+                shutil.rmtree(p, ignore_errors=True)
+
+
+def list_kbs(index_dir: Path) -> list[str]:
+    if not index_dir.is_dir():
+        return []
+    return sorted(p.name for p in index_dir.iterdir() if p.is_dir() and current_generation(p))
+
+
+# ---------------------------------------------------------------- damage checks
+
+# Files that never change once a generation is committed: their checksums go into the manifest. Chroma's own
+# files are rewritten by readers (length.bin, the sqlite file), so chroma is checked by opening it instead.
+DIGESTED = ("chunks.jsonl", "bm25")
+
+
+def file_digests(gen: Path) -> dict[str, str]:
+    import hashlib
+
+    out = {}
+    for name in DIGESTED:
+        target = gen / name
+        for p in sorted(target.rglob("*") if target.is_dir() else [target]):
+            if p.is_file():
+                out[p.relative_to(gen).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def check_generation(gen: Path, deep: bool = True) -> str:
+    """The first damaged file of a committed generation as '相对路径：原因', or "" when it reads back whole.
+
+    Checks the manifest, the checksums of chunks.jsonl and bm25/ (recorded at commit), that the BM25 model
+    loads, and (``deep``) that chroma opens and holds one vector per chunk."""
+    import sqlite3
+
+    try:
+        manifest = json.loads((gen / "manifest.json").read_text("utf-8"))
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+            return "manifest.json：内容不完整"
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        return f"manifest.json：无法读取（{type(e).__name__}）"
+    recorded = manifest.get("digests") or {}
+    actual = file_digests(gen) if recorded else {}
+    for rel, digest in recorded.items():
+        got = actual.get(rel)
+        if got is None:
+            return f"{rel}：文件缺失"
+        if got != digest:
+            return f"{rel}：内容已损坏（校验和不符）"
+    try:
+        chunks, _ = read_chunks(gen)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, TypeError, KeyError) as e:
+        return f"chunks.jsonl：无法读取（{type(e).__name__}）"
+    if len(chunks) != manifest.get("chunks", len(chunks)):
+        return f"chunks.jsonl：应有 {manifest.get('chunks')} 段，实有 {len(chunks)} 段"
+    try:
+        import bm25s
+
+        bm25s.BM25.load(str(gen / "bm25"), load_corpus=False)
+    except Exception as e:  # noqa: BLE001 - any failure to load is damage; it is reported, not hidden
+        return f"bm25：无法加载（{type(e).__name__}）"
+    db = gen / "chroma" / "chroma.sqlite3"
+    if not db.is_file():
+        return "chroma/chroma.sqlite3：文件缺失"
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+            ok = con.execute("PRAGMA quick_check").fetchone()[0]
+        if ok != "ok":
+            return f"chroma/chroma.sqlite3：数据库损坏（{ok[:60]}）"
+    except sqlite3.DatabaseError as e:
+        return f"chroma/chroma.sqlite3：数据库损坏（{e}）"
+    if deep:
+        try:
+            count = chroma_client(gen / "chroma").get_collection(COLLECTION).count()
+        except Exception as e:  # noqa: BLE001 - chroma raises its own error types; reported, not hidden
+            return f"chroma：无法打开向量库（{type(e).__name__}）"
+        ids = {c.id for c in chunks}
+        if count != len(ids):
+            return f"chroma：应有 {len(ids)} 个向量，实有 {count} 个"
+    return ""
+
+
+def repair_hint(kb: str) -> str:
+    prefix = "" if kb == "default" else f"--kb {kb} "
+    return f"运行 `assistant {prefix}kb repair` 从源文件重建索引（源文件不受影响）"
+
+
+def pointed_generation(kb_dir: Path) -> Path | None:
+    """The generation CURRENT names, whether or not its manifest is there."""
+    try:
+        name = (kb_dir / "CURRENT").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return kb_dir / name if name else None
+
+
+def lost_manifest(kb_dir: Path) -> str:
+    """"manifest.json：文件缺失" when CURRENT names a generation whose manifest is gone, else ""."""
+    gen = pointed_generation(kb_dir)
+    return "manifest.json：文件缺失" if gen is not None and current_generation(kb_dir) is None else ""
+
+
+def damage_error(kb_dir: Path, problem: str) -> AssistantError:
+    gen = current_generation(kb_dir) or pointed_generation(kb_dir)
+    return AssistantError(f"索引文件损坏：{kb_dir / gen.name if gen else kb_dir}/{problem}", repair_hint(kb_dir.name))
+
+
+_INTACT: set[Path] = set()  # generations this process has checked (they never change once committed)
+
+
+def ensure_intact(kb_dir: Path) -> None:
+    """Raise the one-line damage error when the live generation's files do not read back as committed.
+    Checked once per generation and process, without opening chroma (cheap enough for the first question)."""
+    gen = current_generation(kb_dir)
+    if gen is None:
+        if lost_manifest(kb_dir):
+            raise damage_error(kb_dir, lost_manifest(kb_dir))
+        return
+    if gen in _INTACT:
+        return
+    problem = check_generation(gen, deep=False)
+    if problem:
+        raise damage_error(kb_dir, problem)
+    _INTACT.add(gen)
+
+
+def diagnose(kb_dir: Path) -> AssistantError | None:
+    """After an unexpected error: the damaged index file behind it as one line with the fix, or None."""
+    try:
+        gen = current_generation(kb_dir)
+    except OSError:
+        return None
+    if gen is None:
+        return damage_error(kb_dir, lost_manifest(kb_dir)) if lost_manifest(kb_dir) else None
+    problem = check_generation(gen)
+    return damage_error(kb_dir, problem) if problem else None

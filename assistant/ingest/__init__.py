@@ -1,0 +1,1 @@
+"""Ingest: files on disk -> documents -> structure-aware chunks -> an index generation."""

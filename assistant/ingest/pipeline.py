@@ -1,0 +1,429 @@
+"""Incremental, crash-safe ingest: scan sources, chunk what changed, embed only new chunks, commit a new generation."""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import json
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from assistant.core.errors import AssistantError, IngestError, one_line, shown_name
+from assistant.core.protocols import Embedder
+from assistant.core.resources import RESOURCES
+from assistant.core.types import Chunk
+from assistant.index.store import (
+    GenerationWriter,
+    check_generation,
+    current_generation,
+    damage_error,
+    lost_manifest,
+    read_chunks,
+    read_manifest,
+    writer_lock,
+)
+from assistant.ingest.chunking import CHUNKER_VERSION, chunk_document
+from assistant.ingest.loaders import LOADERS, check_size, file_hash, load_document, supported
+from assistant.text import tokenize
+from assistant.text.thesaurus import is_thesaurus_file
+
+VERSIONS = json.loads((RESOURCES / "versions.json").read_text("utf-8"))
+# Housekeeping files that sit beside documents but are not knowledge (a corpus MANIFEST lists what is *missing*).
+SKIP_NAMES = {"readme.md", "readme.txt", "license", "license.md", "license.txt", "manifest.md", "changelog.md", "make_samples.py"}
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class FileResult:
+    path: str
+    status: str  # added | updated | unchanged | removed | failed | duplicate | skipped
+    chunks: int = 0
+    error: str = ""
+    title: str = ""
+    kind: str = ""
+
+
+@dataclass
+class IngestReport:
+    files: list[FileResult] = field(default_factory=list)
+    generation: str = ""
+    chunks: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+    changed: bool = False
+    warnings: list[str] = field(default_factory=list)  # one line each, shown before the summary
+
+    @property
+    def failures(self) -> list[FileResult]:
+        return [f for f in self.files if f.status in ("failed", "duplicate", "skipped")]
+
+    def summary(self) -> str:
+        counts: dict[str, int] = {}
+        for f in self.files:
+            counts[f.status] = counts.get(f.status, 0) + 1
+        parts = "，".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        head = f"{self.chunks} chunks ({self.embedded} embedded) in {self.seconds:.1f}s; files: {parts or 'none'}"
+        return head if self.changed else head + "; index already up to date"
+
+
+@dataclass(frozen=True)
+class Source:
+    """A folder whose files belong to the knowledge base; ``prefix`` keeps relative paths unique.
+
+    ``required``: the user's own knowledge folder. Missing, it stops the ingest (a mistyped path must not
+    empty the live index); empty, its documents stay in the index unless the ingest is forced (--rebuild).
+    """
+
+    root: Path
+    prefix: str = ""
+    required: bool = False
+    setting: str = "ASSISTANT_KNOWLEDGE_DIR"  # what the user changes to point at another folder
+
+
+def scan(sources: Sequence[Source], excluded: set[str] = frozenset()) -> tuple[dict[str, tuple[Path, Path]], list[FileResult]]:
+    """Supported files as rel -> (path, source root), and the files skipped for their type."""
+    files: dict[str, tuple[Path, Path]] = {}
+    skipped: list[FileResult] = []
+    for src in sources:
+        if not src.root.is_dir():
+            continue
+        for p in sorted(src.root.rglob("*")):  # symlinked folders are not followed, so a link loop ends here
+            if any(part.startswith(".") for part in p.relative_to(src.root).parts):
+                continue
+            rel = src.prefix + p.relative_to(src.root).as_posix()
+            if not p.is_file():
+                if p.is_symlink() and not p.exists() and supported(p) and rel not in excluded:
+                    skipped.append(FileResult(rel, "skipped", error=f"{shown_name(p)}: 是指向不存在文件的链接或循环链接 — 删除或修正这个符号链接"))
+                continue
+            if rel in excluded or p.name.lower() in SKIP_NAMES or is_thesaurus_file(p.name):
+                continue
+            if supported(p):
+                files[rel] = (p, src.root)
+            elif not p.name.startswith("~$"):
+                skipped.append(FileResult(rel, "skipped", error=f"{shown_name(p)}: 文件类型 {p.suffix or '（无扩展名）'} 不受支持 — 转换为以下类型之一：{' '.join(sorted(LOADERS))}"))
+    return files, skipped
+
+
+def _disk_full(e: BaseException) -> bool:
+    """ENOSPC from Python, or sqlite's 'database or disk is full' as chroma reports it."""
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(e).lower()
+    return "disk is full" in text or "no space left" in text or "(code: 13)" in text
+
+
+def _nearly_full(path: Path) -> bool:
+    """Chroma's own error for a full disk does not say so ("Error in compaction…"): ask the file system."""
+    try:
+        return shutil.disk_usage(path).free < 2 * 2**20
+    except OSError:
+        return False
+
+
+def check_required(sources: Sequence[Source]) -> None:
+    """Refuse to ingest from a knowledge folder that is not there (typo, unmounted drive)."""
+    for src in sources:
+        if src.required and not src.root.is_dir():
+            what = "不是文件夹" if src.root.exists() else "不存在"
+            raise AssistantError(
+                f"知识库文件夹{what}：{src.root}；未做任何改动，现有索引保持不变",
+                f"检查 {src.setting}（或 --knowledge-dir）的路径，或先创建该文件夹",
+            )
+
+
+def _from_source(rel: str, src: Source, sources: Sequence[Source]) -> bool:
+    """Whether an indexed path came from ``src`` (the source with the longest matching prefix)."""
+    best = max((s for s in sources if rel.startswith(s.prefix)), key=lambda s: len(s.prefix), default=None)
+    return best is src
+
+
+def label_versions(chunks: list[Chunk]) -> list[Chunk]:
+    """Mark chunks of superseded documents: an older version of a title held in the KB, or older than the registry knows."""
+    newest: dict[str, str] = {}
+    for c in chunks:
+        if c.version and c.kind == "regulation":
+            newest[c.title] = max(newest.get(c.title, ""), c.version)
+    out = []
+    for c in chunks:
+        sup, by = False, ""
+        if c.version and c.kind == "regulation":
+            if newest.get(c.title, "") > c.version:
+                sup, by = True, f"{newest[c.title]}年版"
+            known = VERSIONS.get(c.title)
+            if isinstance(known, dict) and known.get("latest", "") > c.version[:4]:
+                sup, by = True, known.get("name") or f"{known['latest']}年版"
+        out.append(dataclasses.replace(c, superseded=sup, superseded_by=by) if (sup, by) != (c.superseded, c.superseded_by) else c)
+    return out
+
+
+def ingest(
+    sources: Sequence[Source],
+    kb_dir: Path,
+    embedder: Embedder,
+    *,
+    max_chars: int = 600,
+    kinds: dict[str, str] | None = None,
+    excluded: set[str] = frozenset(),
+    progress: Progress | None = None,
+    show_bar: bool = True,
+    force: bool = False,
+    bm25: tuple[float, float] = (1.2, 0.5),
+) -> IngestReport:
+    """Bring the index in ``kb_dir`` in line with ``sources``. The live index stays readable throughout."""
+    t0 = time.perf_counter()
+    kinds = kinds or {}
+    note = progress or (lambda frac, desc: None)
+    check_required(sources)
+    with writer_lock(kb_dir):
+        prev_gen = current_generation(kb_dir)
+        warnings: list[str] = []
+        damaged = check_generation(prev_gen) if prev_gen is not None else lost_manifest(kb_dir)
+        seed = not damaged
+        if damaged and not force:
+            raise damage_error(kb_dir, damaged)
+        if damaged:  # a forced rebuild (kb repair / --rebuild) starts from the source files alone
+            warnings.append(f"当前索引已损坏（{damaged}），本次从源文件完整重建")
+            prev_gen = None
+        prev_manifest = read_manifest(prev_gen)
+        prev_chunks, prev_tokens = read_chunks(prev_gen)
+        same_model = prev_manifest.get("embedder") == embedder.name
+        # Files chunked by another chunker version or size are re-chunked; unchanged chunks keep their vectors.
+        chunker = f"{CHUNKER_VERSION}/{max_chars}"
+        rechunk = force or prev_manifest.get("chunker") != chunker
+        by_source: dict[str, list[int]] = {}
+        for i, c in enumerate(prev_chunks):
+            by_source.setdefault(c.source, []).append(i)
+
+        files, results = scan(sources, excluded)
+        kept: list[tuple[Chunk, list[str]]] = []
+        manifest_files: dict[str, dict] = {}
+        for src in sources:
+            if not src.required or any(_from_source(rel, src, sources) for rel in files):
+                continue
+            held = [rel for rel in prev_manifest["files"] if _from_source(rel, src, sources)]
+            if held and not force:
+                # An empty folder is far more often a wrong path or an unmounted drive than a wish to delete everything.
+                warnings.append(
+                    f"知识库文件夹 {src.root} 中没有可入库的文件；保留索引中原有的 {len(held)} 个文件"
+                    f" — 检查 {src.setting} 的路径；确实要清空时运行 `assistant ingest --rebuild`"
+                )
+                for rel in held:
+                    manifest_files[rel] = prev_manifest["files"][rel]
+                    kept.extend((prev_chunks[i], prev_tokens[i]) for i in by_source.get(rel, []))
+            else:
+                warnings.append(f"知识库文件夹 {src.root} 中没有可入库的文件 — 把文档放进该文件夹，或检查 {src.setting} 的路径")
+        seen_hashes: dict[str, str] = {}
+        prev_failed: dict[str, dict] = prev_manifest.get("failed", {})
+        failed_memo: dict[str, dict] = {}
+        changed = force or not same_model or tuple(prev_manifest.get("bm25", ())) != tuple(bm25)
+
+        bar = tqdm(files.items(), desc="reading", unit="file", disable=not show_bar, leave=False)
+        for n, (rel, (path, root)) in enumerate(bar):
+            note(0.5 * n / max(len(files), 1), f"reading {rel}")
+            old = prev_manifest["files"].get(rel)
+            try:
+                check_size(path)  # before reading: a huge file must not be pulled into memory to hash it
+                data = path.read_bytes()
+            except IngestError as e:
+                results.append(FileResult(rel, "failed", error=str(e)))
+                failed_memo[rel] = {"sha256": "", "kind_override": kinds.get(rel, ""), "error": str(e)}
+                if rel in by_source:
+                    kept.extend((prev_chunks[i], prev_tokens[i]) for i in by_source[rel])
+                    manifest_files[rel] = old
+                continue
+            except OSError as e:
+                keep_old = rel in by_source
+                note_old = "；索引中保留该文件的上一版本" if keep_old else ""
+                results.append(FileResult(rel, "failed", error=f"{shown_name(path)}: 无法读取（{e.strerror}）{note_old} — 检查文件权限"))
+                if keep_old:  # an unreadable file must not take its indexed version with it
+                    kept.extend((prev_chunks[i], prev_tokens[i]) for i in by_source[rel])
+                    manifest_files[rel] = old
+                continue
+            digest = file_hash(data)
+            if digest in seen_hashes:
+                results.append(FileResult(rel, "duplicate", error=f"{shown_name(path)}: 与 {one_line(seen_hashes[digest])} 内容相同 — 删除其中一份"))
+                continue
+            seen_hashes[digest] = rel
+            kind = kinds.get(rel, "")
+            if old and old.get("sha256") == digest and old.get("kind_override", "") == kind and not rechunk and rel in by_source:
+                kept.extend((prev_chunks[i], prev_tokens[i]) for i in by_source[rel])
+                manifest_files[rel] = old
+                results.append(FileResult(rel, "unchanged", old.get("chunks", 0), title=old.get("title", ""), kind=old.get("kind", "")))
+                continue
+            memo = prev_failed.get(rel)
+            if memo and memo.get("sha256") == digest and memo.get("kind_override", "") == kind and not force:
+                # Failed before with these very bytes: report it again without re-parsing or re-committing.
+                results.append(FileResult(rel, "failed", error=memo.get("error", "")))
+                failed_memo[rel] = memo
+                if rel in by_source:
+                    kept.extend((prev_chunks[i], prev_tokens[i]) for i in by_source[rel])
+                    manifest_files[rel] = old
+                continue
+            changed = True
+            try:
+                doc = load_document(path, root, kind=kind)
+                doc = dataclasses.replace(doc, source=rel)
+                chunks = chunk_document(doc, max_chars=max_chars)
+                if not chunks:
+                    raise IngestError(path, "没有切分出任何文本段", "检查文件中是否有可读的文字")
+            except IngestError as e:
+                keep_old = rel in by_source
+                msg = str(e) + ("；索引中保留该文件的上一版本" if keep_old else "")
+                results.append(FileResult(rel, "failed", error=msg))
+                failed_memo[rel] = {"sha256": digest, "kind_override": kind, "error": msg}
+                if keep_old:
+                    kept.extend((prev_chunks[i], prev_tokens[i]) for i in by_source[rel])
+                    manifest_files[rel] = old
+                continue
+            except Exception as e:  # a parser crash on one file must not stop the batch
+                msg = f"{shown_name(path)}: 无法解析（{type(e).__name__}: {one_line(str(e)[:200])}） — 用原来的软件另存为标准格式"
+                results.append(FileResult(rel, "failed", error=msg))
+                failed_memo[rel] = {"sha256": digest, "kind_override": kind, "error": msg}
+                if rel in by_source:
+                    kept.extend((prev_chunks[i], prev_tokens[i]) for i in by_source[rel])
+                    manifest_files[rel] = old
+                continue
+            kept.extend((c, tokenize(c.retrieval_text)) for c in chunks)
+            manifest_files[rel] = {
+                "sha256": digest,
+                "title": doc.title,
+                "kind": doc.kind,
+                "kind_override": kind,
+                "version": doc.version,
+                "chunks": len(chunks),
+                "warnings": list(doc.warnings),
+            }
+            results.append(FileResult(rel, "updated" if old else "added", len(chunks), title=doc.title, kind=doc.kind))
+        removed = [r for r in prev_manifest["files"] if r not in manifest_files and r not in {f.path for f in results if f.status == "failed"}]
+        changed = changed or failed_memo != prev_failed  # a failure appeared, changed or went away
+        for rel in removed:
+            changed = True
+            results.append(FileResult(rel, "removed"))
+
+        report = IngestReport(files=results, warnings=warnings)
+        if not changed and prev_gen is not None:
+            report.generation = prev_gen.name
+            report.chunks = len(prev_chunks)
+            report.seconds = time.perf_counter() - t0
+            note(1.0, "up to date")
+            return report
+
+        chunks = label_versions([c for c, _ in kept])
+        tokens = [t for _, t in kept]
+        writer = GenerationWriter(kb_dir, seed=seed)
+        try:
+            collection = writer.open_collection(embedder.dim, embedder.name)
+            existing = set(collection.get(include=[])["ids"]) if collection.count() else set()
+            wanted = {c.id for c in chunks}
+            stale = sorted(existing if force else existing - wanted)  # a forced rebuild re-embeds everything
+            for i in range(0, len(stale), 5000):
+                collection.delete(ids=stale[i : i + 5000])
+            todo = [c for c in chunks if force or c.id not in existing]
+            batch = 256  # length sorting inside the embedder pays off on larger slices
+            ebar = tqdm(total=len(todo), desc="embedding", unit="chunk", disable=not show_bar or not todo, leave=False)
+            for i in range(0, len(todo), batch):
+                part = todo[i : i + batch]
+                vecs = embedder.embed_documents([c.retrieval_text for c in part])
+                collection.add(
+                    ids=[c.id for c in part],
+                    embeddings=vecs,
+                    metadatas=[{"doc_id": c.doc_id, "kind": c.kind, "source": c.source} for c in part],
+                )
+                ebar.update(len(part))
+                note(0.5 + 0.45 * (i + len(part)) / max(len(todo), 1), f"embedding {i + len(part)}/{len(todo)}")
+            ebar.close()
+            writer.write_chunks(chunks, tokens)
+            writer.write_bm25(tokens, *bm25)
+            manifest = {
+                "embedder": embedder.name,
+                "dim": embedder.dim,
+                "files": manifest_files,
+                "errors": {f.path: f.error for f in results if f.error},
+                "failed": failed_memo,
+                "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+                "sources": [str(s.root) for s in sources],
+                "chunks": len(chunks),
+                "bm25": list(bm25),
+                "chunker": chunker,
+            }
+            writer.commit(manifest)
+        except BaseException as e:
+            full = isinstance(e, Exception) and (_disk_full(e) or _nearly_full(kb_dir))
+            writer.abort()
+            if full:
+                raise AssistantError(
+                    f"磁盘空间不足，新索引没有写完（{kb_dir}）；已删除写了一半的文件，上一次的索引保持不变",
+                    f"在 {kb_dir} 所在的磁盘上腾出空间后重新运行 `assistant ingest`",
+                ) from None
+            raise
+        report.generation = writer.path.name
+        report.chunks = len(chunks)
+        report.embedded = len(todo)
+        report.changed = True
+        report.seconds = time.perf_counter() - t0
+        note(1.0, "done")
+        return report
+
+
+def document_status(
+    sources: Sequence[Source], kb_dir: Path, kinds: dict[str, str] | None = None, excluded: set[str] = frozenset()
+) -> list[dict]:
+    """Every file the knowledge base knows or sees, with its status against the live index.
+
+    indexed: in the index as it is on disk; changed: edited (or its declared kind changed) since;
+    pending: not ingested yet; missing: indexed but the file is gone; failed / duplicate / skipped /
+    excluded: not in the index, with the reason in ``error``.
+    """
+    kinds = kinds or {}
+    manifest = read_manifest(current_generation(kb_dir))
+    indexed, failed = manifest["files"], manifest.get("failed", {})
+    files, skipped = scan(sources, set())
+    out: list[dict] = []
+    seen: dict[str, str] = {}
+    for rel, (path, _root) in files.items():
+        entry = {"path": rel, "status": "", "kind": "", "title": "", "chunks": 0, "error": "", "warnings": []}
+        old = indexed.get(rel) or {}
+        entry.update(kind=old.get("kind", ""), title=old.get("title", ""), chunks=old.get("chunks", 0), warnings=old.get("warnings", []))
+        if rel in excluded:
+            entry.update(status="excluded", error="已从知识库移除（文件本身保留）")
+            out.append(entry)
+            continue
+        try:
+            check_size(path)
+            digest = file_hash(path.read_bytes())
+        except (IngestError, OSError) as e:
+            entry.update(status="failed", error=str(e))
+            out.append(entry)
+            continue
+        kind = kinds.get(rel, "")
+        memo = failed.get(rel)
+        if digest in seen:
+            entry.update(status="duplicate", error=f"{shown_name(path)}: 与 {one_line(seen[digest])} 内容相同 — 删除其中一份")
+        elif memo and memo.get("sha256") == digest and memo.get("kind_override", "") == kind:
+            entry.update(status="failed", error=memo.get("error", ""))
+        elif old.get("sha256") == digest and old.get("kind_override", "") == kind:
+            entry["status"] = "indexed"
+        else:
+            entry["status"] = "changed" if old else "pending"
+        seen.setdefault(digest, rel)
+        out.append(entry)
+    for rel, old in indexed.items():
+        if rel not in files:
+            out.append({"path": rel, "status": "missing", "kind": old.get("kind", ""), "title": old.get("title", ""),
+                        "chunks": old.get("chunks", 0), "error": "文件已不存在；下次导入时从索引中删除", "warnings": []})
+    for f in skipped:
+        out.append({"path": f.path, "status": "skipped", "kind": "", "title": "", "chunks": 0, "error": f.error, "warnings": []})
+    return sorted(out, key=lambda e: e["path"])
+
+
+def require_index(kb_dir: Path) -> Path:
+    gen = current_generation(kb_dir)
+    if gen is None:
+        raise AssistantError(f"no index at {kb_dir}", "run `assistant ingest` first")
+    return gen
