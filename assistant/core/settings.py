@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     port: int = 7860
     auth_user: str = ""
     auth_password: SecretStr = SecretStr("")
+    # Office accounts, history, feedback and audit (assistant/office): a SQLAlchemy URL such as
+    # postgresql://user:password@host/db; empty = the SQLite file <index_dir>/office.sqlite3.
+    database_url: str = ""
 
     models_dir: Path = PROJECT_ROOT / "models"
 
