@@ -251,7 +251,7 @@ class Accounts:
             if role == "editor" and user.role == "reader":
                 raise AssistantError(
                     f"用户 {name!r} 的角色是 reader，不能获得知识库 {kb} 的编辑权限",
-                    f"只授予阅读权限（--role reader），或先把 {name} 的角色改为 editor",
+                    f"只授予阅读权限（--role reader），或先把角色改为 editor：`assistant user role {name} editor`",
                 )
             existing = next((g for g in user.grants if g.kb == kb), None)
             if existing is None:

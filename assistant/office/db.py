@@ -47,7 +47,7 @@ def normalize_url(url: str) -> str:
         parsed = make_url(text)
     except ArgumentError:
         raise AssistantError(
-            f"数据库地址 database_url={_hide_password(text)!r} 无法解析",
+            f"数据库地址 database_url={hide_password(text)!r} 无法解析",
             "写成 sqlite:////绝对路径/office.sqlite3 或 postgresql://用户:密码@主机:5432/库名",
         ) from None
     backend = parsed.get_backend_name()
@@ -61,7 +61,7 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def _hide_password(url: str) -> str:
+def hide_password(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:

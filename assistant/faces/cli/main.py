@@ -137,6 +137,10 @@ def cmd_config(args, settings) -> int:
     data = settings.model_dump(mode="json")
     for key in ("llm_api_key", "auth_password"):
         data[key] = "***" if data.get(key) else ""
+    if data.get("database_url"):
+        from assistant.office.db import hide_password
+
+        data["database_url"] = hide_password(data["database_url"])
     print(json.dumps(data, ensure_ascii=False, indent=1))
     return 0
 
@@ -197,7 +201,7 @@ EXTENSIONS: list[Callable[[argparse._SubParsersAction], None]] = []
 
 
 # Each module defines its verbs with @command and appends a parser-extender to EXTENSIONS.
-EXTENSION_MODULES = tuple(f"assistant.faces.cli.{m}" for m in ("kb", "llm", "serve", "evals", "draft", "diff"))
+EXTENSION_MODULES = tuple(f"assistant.faces.cli.{m}" for m in ("kb", "llm", "serve", "evals", "draft", "diff", "office"))
 
 
 def _load_extensions() -> None:
@@ -226,9 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:
         # A damaged index file (truncated bm25, broken chroma database) shows as whatever its reader raised:
         # name the file and the repair instead. Anything else is a bug and keeps its traceback.
-        from assistant.index.store import diagnose
+        from assistant.app.service import diagnose_index
 
-        damage = diagnose(settings.kb_dir) if settings is not None else None
+        damage = diagnose_index(settings.kb_dir) if settings is not None else None
         if damage is None:
             raise
         print(f"错误：{damage}", file=sys.stderr)

