@@ -187,7 +187,7 @@ def test_users_roles_and_grants(office):
     assert admin.is_admin and admin.can_read("任何库") and admin.can_edit("任何库")
     acc.add("编辑甲", PASSWORD, role="editor")
     acc.add("张三", PASSWORD)
-    assert [u.name for u in acc.list()] == sorted(["admin", "编辑甲", "张三"])
+    assert [u.name for u in acc.users()] == sorted(["admin", "编辑甲", "张三"])
     assert acc.get("张三").role == "reader"
 
     with pytest.raises(AssistantError, match="张三.*已存在"):
@@ -348,7 +348,7 @@ def test_history_save_list_resume_search_delete(office, clock):
     hist.save_turn(ls, "收受礼金", "李四的回答", "related")
     assert (t2.conversation_id, t2.seq) == (t1.conversation_id, 2) and t3.conversation_id != t1.conversation_id
 
-    convs = hist.list(zs)
+    convs = hist.conversations(zs)
     assert [(c.id, c.turns) for c in convs] == [(t3.conversation_id, 1), (t1.conversation_id, 2)]
     assert convs[1].title == "收受礼金怎么处分？" and convs[1].kbs == ("default", "制度")
 
@@ -375,8 +375,8 @@ def test_history_save_list_resume_search_delete(office, clock):
         hist.save_turn(zs, "问题", "", "maybe")
 
     hist.delete(zs, t3.conversation_id)
-    assert [c.id for c in hist.list(zs)] == [t1.conversation_id]
-    assert hist.delete_all(zs) == 1 and hist.list(zs) == []
+    assert [c.id for c in hist.conversations(zs)] == [t1.conversation_id]
+    assert hist.delete_all(zs) == 1 and hist.conversations(zs) == []
     with office.db.begin() as s:  # the turns went with their conversations; 李四's stay
         assert s.execute(text("SELECT count(*) FROM messages")).scalar_one() == 1
 
@@ -436,8 +436,8 @@ def test_feedback_review_and_export_round_trips_through_the_eval_format(office, 
     fb.review(admin, f4.id, True, correct_article="《中国共产党纪律处分条例》第一百零五条；监察法 第10条")
     rejected = fb.review(admin, f5.id, False, note="问题不清楚")
     assert rejected.status == "rejected" and rejected.reviewer_name == "admin"
-    assert [f.id for f in fb.list(status="new")] == []
-    assert {f.id for f in fb.list(status="accepted")} == {f1.id, f2.id, f3.id, f4.id}
+    assert [f.id for f in fb.entries(status="new")] == []
+    assert {f.id for f in fb.entries(status="accepted")} == {f1.id, f2.id, f3.id, f4.id}
 
     hist.delete_all(zs)  # deleting the history keeps the feedback (it has its own copy)
     assert fb.get(f1.id).message_id is None and fb.get(f1.id).question == "收受礼金怎么处分？"

@@ -16,10 +16,11 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from assistant.core.errors import AssistantError
@@ -199,7 +200,7 @@ class Accounts:
                 raise AssistantError(f"用户编号 {user_id} 不存在", "该用户可能已被删除；重新登录")
             return _user_info(user)
 
-    def list(self) -> list[UserInfo]:
+    def users(self) -> list[UserInfo]:
         with self.db.begin() as s:
             return [_user_info(u) for u in s.scalars(select(User).options(selectinload(User.grants)).order_by(User.name))]
 
@@ -345,13 +346,14 @@ class Accounts:
 
     def logout(self, token: str) -> bool:
         with self.db.begin() as s:
-            return bool(s.execute(delete(LoginSession).where(LoginSession.token_hash == digest(token))).rowcount)
+            result = cast(CursorResult, s.execute(delete(LoginSession).where(LoginSession.token_hash == digest(token))))
+            return bool(result.rowcount)
 
     def purge_expired(self) -> int:
         """Remove expired sessions and old login failures; returns the number of sessions removed."""
         now = self.db.now()
         with self.db.begin() as s:
-            n = s.execute(delete(LoginSession).where(LoginSession.expires_at <= now)).rowcount
+            n = cast(CursorResult, s.execute(delete(LoginSession).where(LoginSession.expires_at <= now))).rowcount
             s.execute(delete(LoginFailure).where(LoginFailure.at <= now - self.failure_window))
             return n or 0
 

@@ -234,7 +234,7 @@ class FeedbackBook:
                 raise AssistantError(f"反馈编号 {feedback_id} 不存在", "用反馈列表查看编号")
             return self._info(s, fb)
 
-    def list(self, status: str | None = None, limit: int = 200, offset: int = 0) -> list[FeedbackInfo]:
+    def entries(self, status: str | None = None, limit: int = 200, offset: int = 0) -> list[FeedbackInfo]:
         if status is not None and status not in FEEDBACK_STATUSES:
             raise AssistantError(f"反馈状态 {status!r} 无效", f"可用的状态：{' | '.join(FEEDBACK_STATUSES)}")
         with self.db.begin() as s:

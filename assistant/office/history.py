@@ -202,7 +202,7 @@ class History:
             s.flush()
             return _turn(msg)
 
-    def list(self, user: UserInfo, limit: int = 50, offset: int = 0) -> list[ConversationInfo]:
+    def conversations(self, user: UserInfo, limit: int = 50, offset: int = 0) -> list[ConversationInfo]:
         """The user's conversations, most recently continued first."""
         with self.db.begin() as s:
             turns = (

@@ -132,7 +132,7 @@ def cmd_user(args, settings) -> int:
             if u.role != "admin":
                 print(f"下一步：`assistant user grant {u.name} 知识库名` 授权，`assistant user key {u.name}` 生成 API 密钥")
         elif verb == "list":
-            users = acc.list()
+            users = acc.users()
             if args.json:
                 print(json.dumps([_user_json(u) for u in users], ensure_ascii=False, indent=1))
             elif not users:
@@ -182,7 +182,7 @@ def cmd_feedback(args, settings) -> int:
     with _office(settings) as office:
         book = office.feedback
         if args.feedback_cmd == "list":
-            items = book.list(status=args.status)
+            items = book.entries(status=args.status)
             if args.json:
                 print(json.dumps([_feedback_json(f) for f in items], ensure_ascii=False, indent=1))
                 return 0
