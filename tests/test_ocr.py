@@ -1,0 +1,203 @@
+"""OCR (assistant/ingest/ocr.py): reading order rebuilt from boxes, and the real PP-OCRv4 models on corpus pages
+rendered and degraded here (tests/scans.py), as images and as an image-only PDF.
+
+The accuracy floors are set below what bench_ocr.py measured (clean pages 0.98-1.00, noisy 0.977-0.999), so that
+a change in the model or in the layout rebuild that costs characters or 第N条 markers fails here.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+
+import pytest
+from scans import char_accuracy, corpus_blocks, degrade, edit_distance, find_cjk_font, make_scan_pdf, render_pages
+
+from assistant.ingest.ocr import OcrBox, _level, _lines, _paragraphs, _skew, ocr_image, ocr_pdf_page
+
+ARTICLE = re.compile(r"^第[零〇一二三四五六七八九十百千两\d]+条", re.M)
+RULE = "regulations/党委（党组）落实全面从严治党主体责任规定(2020).md"
+INSPECTION = "regulations/中国共产党巡视工作条例(2015).md"
+
+
+# ---------------------------------------------------------------- reading order from boxes (no model)
+
+H = 30.0  # line height in pixels
+PITCH = 52.0
+LEFT, RIGHT = 100.0, 1100.0
+
+
+def box(text: str, row: int, x0: float, x1: float | None = None) -> OcrBox:
+    y0 = 100 + row * PITCH
+    return OcrBox(text, 0.99, x0, y0, x1 if x1 is not None else min(RIGHT, x0 + len(text) * H), y0 + H)
+
+
+def test_lines_and_paragraphs_follow_the_layout_of_an_official_document():
+    boxes = [
+        box("关于加强监督的规定", 0, 450, 750),  # centred title
+        box("第一章", 1, 480, 570),  # centred heading cut in two boxes at its ideographic space
+        box("总则", 1, 600, 660),
+        box("第一条为了加强监督，根据有关规定，", 2, LEFT + 2 * H, RIGHT),  # indented first line
+        box("制定本规定。", 3, LEFT, LEFT + 6 * H),  # ends short: the paragraph ends
+        box("第二条党委应当履行主体责任，对违反本规定", 4, LEFT + 2 * H, RIGHT),
+        # a full line ending mid-sentence, then a cross-reference wrapped to the margin: not a new article
+        box("第二十七条规定的行为，依照有关规定从重处理。", 5, LEFT, RIGHT),
+        # no indent and a full previous line, but the previous line ends a sentence: a new article
+        box("第三条本规定由中央纪委负责解释，各地可以结合实际制定实施办法。", 6, LEFT, RIGHT),
+        box("第四条本规定自发布之日起施行。", 7, LEFT, LEFT + 15 * H),
+    ]
+    shuffled = boxes[:]
+    random.Random(3).shuffle(shuffled)
+    lines = _lines(shuffled)
+    assert [len(line) for line in lines] == [1, 2, 1, 1, 1, 1, 1, 1]
+    assert _paragraphs(lines) == [
+        "关于加强监督的规定",
+        "第一章 总则",
+        "第一条为了加强监督，根据有关规定，制定本规定。",
+        "第二条党委应当履行主体责任，对违反本规定第二十七条规定的行为，依照有关规定从重处理。",
+        "第三条本规定由中央纪委负责解释，各地可以结合实际制定实施办法。",
+        "第四条本规定自发布之日起施行。",
+    ]
+
+
+def test_a_blank_line_and_a_list_item_start_paragraphs_without_indentation():
+    boxes = [
+        box("持续深化标本兼治，不断提高党的建设质量，推进全面从严治党向", 0, LEFT, RIGHT),
+        box("纵深发展，各级党组织应当做到以下几点，落到实处和细处，the PDF", 2, LEFT, RIGHT),  # after a blank line
+        box("version 2 和以下几点要求：", 3, LEFT, LEFT + 12 * H),
+        box("（一）坚持党的领导；", 4, LEFT, LEFT + 10 * H),
+    ]
+    assert _paragraphs(_lines(boxes)) == [
+        "持续深化标本兼治，不断提高党的建设质量，推进全面从严治党向",
+        "纵深发展，各级党组织应当做到以下几点，落到实处和细处，the PDF version 2 和以下几点要求：",
+        "（一）坚持党的领导；",
+    ]
+
+
+def rotated_quad(x0: float, y0: float, x1: float, y1: float, degrees: float, cx: float, cy: float):
+    import numpy as np
+
+    t = math.radians(degrees)
+    pts = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=float)
+    x, y = pts[:, 0] - cx, pts[:, 1] - cy
+    return np.stack([cx + math.cos(t) * x - math.sin(t) * y, cy + math.sin(t) * x + math.cos(t) * y], axis=1)
+
+
+@pytest.mark.parametrize("degrees", [-2.0, 1.2, 3.0])
+def test_skew_is_measured_from_the_boxes_and_levelled(degrees):
+    # Each line is split in two boxes, left and right; skewed by `degrees` the right box sits up to
+    # 1000 * sin(3°) = 52 px (one line pitch) lower or higher than the left one.
+    cx, cy = 600.0, 800.0
+    quads = []
+    for row in range(8):
+        y0 = 100 + row * PITCH
+        quads.append((rotated_quad(LEFT, y0, 580, y0 + H, degrees, cx, cy), f"左{row}" * 8))
+        quads.append((rotated_quad(620, y0, RIGHT, y0 + H, degrees, cx, cy), f"右{row}" * 8))
+    skew = _skew(quads)
+    assert skew == pytest.approx(degrees, abs=0.05)
+    boxes = []
+    for pts, text in quads:
+        lv = _level(pts, skew, cx, cy)
+        boxes.append(OcrBox(text, 0.99, lv[:, 0].min(), lv[:, 1].min(), lv[:, 0].max(), lv[:, 1].max()))
+    lines = _lines(boxes)
+    assert [[b.text[:2] for b in line] for line in lines] == [[f"左{r}", f"右{r}"] for r in range(8)]
+
+
+def test_edit_distance_agrees_with_the_textbook_algorithm():
+    def dp(a: str, b: str) -> int:
+        prev = list(range(len(b) + 1))
+        for i, ca in enumerate(a, 1):
+            cur = [i]
+            for j, cb in enumerate(b, 1):
+                cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+            prev = cur
+        return prev[-1]
+
+    rng = random.Random(5)
+    for _ in range(400):
+        a = "".join(rng.choice("第一条款党委") for _ in range(rng.randint(0, 40)))
+        b = "".join(rng.choice("第一二条党") for _ in range(rng.randint(0, 40)))
+        assert edit_distance(a, b) == dp(a, b)
+    assert char_accuracy("第一条 为了", "第一条为了落实") == pytest.approx(1 - 2 / 7)
+
+
+# ---------------------------------------------------------------- the real models on rendered pages
+
+
+@pytest.fixture(scope="module")
+def font():
+    path = find_cjk_font()
+    if path is None:
+        pytest.skip("no font with Chinese glyphs to draw test scans (apt-get install fonts-noto-cjk)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def rule_page(corpus_dir, font):
+    """The first page of 主体责任规定, half filled (OCR time goes with the text): title, 题注, 第一章, 第一条 to 第三条."""
+    return render_pages(corpus_blocks(corpus_dir / RULE, articles=3), font)[0]
+
+
+@pytest.fixture(scope="module")
+def inspection_page(corpus_dir, font):
+    """巡视工作条例 第三十七条 to 第三十九条 (half a page), with 第七章 and lists; a line of 第三十八条 wraps to
+    begin with the cross-reference '第三十五条所列行为的，…', which must not become an article."""
+    page = render_pages(corpus_blocks(corpus_dir / INSPECTION, articles=3, start=37), font)[0]
+    assert any(line.startswith("第三十五条所列") for line in page.lines)
+    return page
+
+
+@pytest.mark.integration
+def test_clean_page_is_read_with_its_articles_in_order(rule_page):
+    assert rule_page.articles == ["第一条", "第二条", "第三条"]
+    res = ocr_image(rule_page.image)
+    assert char_accuracy(res.text, rule_page.text) >= 0.98
+    assert ARTICLE.findall(res.text) == rule_page.articles
+    assert res.text.startswith("党委（党组）落实全面从严治党主体责任规定\n")
+    assert res.confidence >= 0.97 and res.angle == 0 and abs(res.skew) < 0.3
+
+
+@pytest.mark.integration
+def test_noisy_skewed_scan_in_an_image_only_pdf(inspection_page, tmp_path):
+    from pypdf import PdfReader
+
+    scan = degrade(inspection_page.image, "noisy", seed=11, angle=2.0)
+    pdf = make_scan_pdf(tmp_path / "扫描件.pdf", [scan])
+    page = PdfReader(pdf).pages[0]
+    assert not (page.extract_text() or "").strip()  # no text layer: only the image
+    res = ocr_pdf_page(page)
+    assert res is not None
+    assert char_accuracy(res.text, inspection_page.text) >= 0.95
+    assert ARTICLE.findall(res.text) == inspection_page.articles  # cross-references did not become articles
+    assert abs(abs(res.skew) - 2.0) < 0.4
+    assert 0.9 <= res.confidence < 1.0
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("turn", [90, 180])
+def test_page_turned_on_its_side_or_upside_down_reads_in_order(rule_page, turn):
+    from PIL import Image
+
+    top = rule_page.image.crop((0, 0, rule_page.image.width, rule_page.image.height * 2 // 5))  # fewer lines: faster
+    turned = top.transpose(Image.Transpose.ROTATE_270 if turn == 90 else Image.Transpose.ROTATE_180)
+    res = ocr_image(turned)
+    assert res.angle == turn
+    got = ARTICLE.findall(res.text)
+    assert got and got == rule_page.articles[: len(got)]
+    first = res.text.splitlines()[0]
+    assert first == "党委（党组）落实全面从严治党主体责任规定"
+
+
+@pytest.mark.integration
+def test_blank_and_textless_pages_give_no_text_and_zero_confidence():
+    from PIL import Image, ImageDraw
+
+    blank = ocr_image(Image.new("L", (800, 1100), 255))
+    assert (blank.text, blank.confidence, blank.boxes) == ("", 0.0, 0)
+    img = Image.new("L", (600, 800), 255)
+    draw = ImageDraw.Draw(img)
+    for y in range(60, 760, 24):
+        draw.line((50, y, 550 - (y * 7) % 200, y), fill=0, width=6)  # bars where text would be
+    bars = ocr_image(img)
+    assert bars.confidence < 0.8 and len(re.sub(r"\s", "", bars.text)) < 10
