@@ -211,3 +211,51 @@ def test_bad_requests_are_openai_shaped_errors_in_chinese(server):
         f"{server['url']}/chat/completions", json={"model": "制度"}, headers={"Authorization": f"Bearer {server['keys']['张三']}"}, timeout=30
     )
     assert r.status_code == 400 and "messages" in r.json()["error"]["message"]
+
+
+def test_history_feedback_and_stats_endpoints(server):
+    office = server["office"]
+    api = client(server, "张三")
+    zs_headers = {"Authorization": f"Bearer {server['keys']['张三']}"}
+    url = server["url"]
+    done = api.chat.completions.create(model="制度", messages=[{"role": "user", "content": "纪检监察机关履行什么责任？"}])
+    cid, mid = done.model_extra["conversation_id"], done.model_extra["message_id"]
+
+    listed = httpx.get(f"{url}/conversations", headers=zs_headers, timeout=30).json()["data"]
+    assert listed[0]["id"] == cid and listed[0]["title"] == "纪检监察机关履行什么责任？" and listed[0]["turns"] == 1
+    detail = httpx.get(f"{url}/conversations/{cid}", headers=zs_headers, timeout=30).json()
+    assert detail["messages"][0]["answer"] == done.choices[0].message.content
+    assert detail["messages"][0]["citations"] == done.model_extra["citations"]
+    found = httpx.get(f"{url}/conversations", params={"q": "纪检监察机关"}, headers=zs_headers, timeout=30).json()["data"]
+    assert [h["message_id"] for h in found] == [mid]
+    md = httpx.get(f"{url}/conversations/{cid}/export", params={"format": "md"}, headers=zs_headers, timeout=30)
+    assert md.status_code == 200 and "# 纪检监察机关履行什么责任？" in md.text and "第四条" in md.text
+    docx = httpx.get(f"{url}/conversations/{cid}/export", params={"format": "docx"}, headers=zs_headers, timeout=30)
+    assert docx.status_code == 200 and docx.content[:2] == b"PK" and "attachment" in docx.headers["content-disposition"]
+    admin_headers = {"Authorization": f"Bearer {server['keys']['admin']}"}
+    assert httpx.get(f"{url}/conversations/{cid}", headers=admin_headers, timeout=30).status_code == 404  # not the admin's
+
+    fb = httpx.post(f"{url}/feedback", json={"message_id": mid, "rating": -1, "comment": "不完整",
+                                             "correct_article": "《党委（党组）落实全面从严治党主体责任规定》第4条"},
+                    headers=zs_headers, timeout=30)  # fmt: skip
+    assert fb.status_code == 200 and fb.json()["status"] == "new"
+    saved = office.feedback.get(fb.json()["id"])
+    assert (saved.user_name, saved.question, saved.rating, saved.comment) == ("张三", "纪检监察机关履行什么责任？", -1, "不完整")
+    bad = httpx.post(f"{url}/feedback", json={"message_id": mid, "rating": 5}, headers=zs_headers, timeout=30)
+    assert bad.status_code == 400 and "rating=5" in bad.json()["error"]["message"]
+    theirs = httpx.post(f"{url}/feedback", json={"message_id": mid, "rating": 1}, headers=admin_headers, timeout=30)
+    assert theirs.status_code == 404
+
+    assert httpx.get(f"{url}/admin/stats", headers=zs_headers, timeout=30).status_code == 403
+    stats = httpx.get(f"{url}/admin/stats", headers=admin_headers, timeout=30).json()
+    asked = office.audit.entries(action="ask")
+    assert stats["questions"] == len(asked) and stats["refused"] == sum(e.outcome in ("related", "none") for e in asked)
+    assert sum(d["questions"] for d in stats["days"]) == len(asked)
+    assert {"question": "纪检监察机关履行什么责任？", "count": 1, "refused": 0} in stats["top_questions"]
+    assert stats["slowest"][0]["elapsed_ms"] == max(e.elapsed_ms for e in asked)
+
+    assert httpx.delete(f"{url}/conversations/{cid}", headers=zs_headers, timeout=30).json() == {"id": cid, "deleted": True}
+    assert httpx.get(f"{url}/conversations/{cid}", headers=zs_headers, timeout=30).status_code == 404
+    assert office.feedback.get(fb.json()["id"]).question == "纪检监察机关履行什么责任？"  # feedback outlives the history
+    remaining = httpx.delete(f"{url}/conversations", headers=zs_headers, timeout=30).json()["deleted"]
+    assert remaining >= 1 and httpx.get(f"{url}/conversations", headers=zs_headers, timeout=30).json()["data"] == []

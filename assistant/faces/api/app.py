@@ -17,6 +17,10 @@ Endpoints (all need ``Authorization: Bearer <key>``, a key from `assistant user 
   Streaming sends only verified text: the answer comes after verification (an LLM's draft is never sent), with
   SSE comment lines as keep-alives while the model writes.
 - ``POST /v1/search``: ``{"query": …, "model" or "kb": …, "k": 6}`` → the retrieved chunks.
+- ``GET /v1/conversations`` (``?q=`` searches), ``GET|DELETE /v1/conversations/{id}``,
+  ``GET /v1/conversations/{id}/export?format=md|docx``, ``DELETE /v1/conversations``: the user's own history;
+- ``POST /v1/feedback``: ``{"message_id", "rating": 1|-1, "comment", "correct_answer", "correct_article"}``;
+- ``GET /v1/admin/stats?days=30``: questions per day, refusal rate, top and refused questions, slowest (admins).
 
 Every call is written to the audit log (ask / search / auth_failed); every answered question is saved to the
 user's history. Errors have OpenAI's shape: ``{"error": {"message", "type", "code"}}`` with Chinese messages.
@@ -25,13 +29,17 @@ user's history. Errors have OpenAI's shape: ``{"error": {"message", "type", "cod
 from __future__ import annotations
 
 import json
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -40,7 +48,8 @@ from assistant.app.service import AssistantService
 from assistant.core.errors import AssistantError
 from assistant.core.settings import Settings
 from assistant.core.types import OUTCOME_LABELS, Answer, Citation, Hit
-from assistant.office import CitationRecord, Office, UserInfo
+from assistant.office import CitationRecord, ConversationInfo, Office, Turn, UserInfo
+from assistant.office.history import to_docx, to_markdown
 
 DEFAULT_MODEL = "party-assistant"
 OWNER = "party-discipline-assistant"
@@ -65,6 +74,15 @@ class ChatRequest(BaseModel):
     messages: list[ChatMessage]
     stream: bool = False
     conversation_id: int | None = None
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    message_id: int
+    rating: int
+    comment: str = ""
+    correct_answer: str = ""
+    correct_article: str = ""
 
 
 class SearchRequest(BaseModel):
@@ -304,6 +322,91 @@ def create_app(settings: Settings, office: Office, services: Services | None = N
             citations=[{"n": d["rank"], "label": d["label"], "chunk_id": d["chunk_id"], "kb": kb} for d in data],
         )  # fmt: skip
         return {"object": "list", "model": kb, "data": data}
+
+    # ------------------------------------------------------------------ the user's own history and feedback
+
+    def conversation_json(c: ConversationInfo) -> dict[str, Any]:
+        return {"id": c.id, "title": c.title, "kbs": list(c.kbs), "turns": c.turns,
+                "created_at": c.created_at.isoformat(), "updated_at": c.updated_at.isoformat()}  # fmt: skip
+
+    def turn_json(t: Turn) -> dict[str, Any]:
+        return {
+            "message_id": t.id, "seq": t.seq, "question": t.question, "answer": t.answer, "outcome": t.outcome,
+            "citations": [citation_json(c) for c in t.citations], "timings": dict(t.timings),
+            "elapsed_ms": t.elapsed_ms, "created_at": t.created_at.isoformat(),
+        }  # fmt: skip
+
+    def own(call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except AssistantError as e:
+            raise ApiError(404, str(e), "conversation_not_found") from None
+
+    @app.get("/v1/conversations")
+    def conversations(
+        limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0), q: str = "", user: UserInfo = Depends(current_user)  # noqa: B008
+    ) -> dict[str, Any]:
+        """The user's conversations, latest first; with ``q``, the turns whose question or answer contains it."""
+        if q.strip():
+            hits = office.history.search(user, q, limit=limit)
+            data = [{"conversation_id": h.conversation_id, "title": h.conversation_title, **turn_json(h.turn)} for h in hits]
+            return {"object": "list", "data": data}
+        return {"object": "list", "data": [conversation_json(c) for c in office.history.conversations(user, limit, offset)]}
+
+    @app.get("/v1/conversations/{conversation_id}")
+    def conversation(conversation_id: int, user: UserInfo = Depends(current_user)) -> dict[str, Any]:  # noqa: B008
+        detail = own(lambda: office.history.get(user, conversation_id))
+        return {**conversation_json(detail.conversation), "messages": [turn_json(t) for t in detail.turns]}
+
+    @app.get("/v1/conversations/{conversation_id}/export")
+    def export_conversation(conversation_id: int, format: str = "md", user: UserInfo = Depends(current_user)) -> Response:  # noqa: A002, B008
+        if format not in ("md", "docx"):
+            raise ApiError(400, f"format 的值 {format!r} 无效 — 用 md 或 docx", "invalid_format")
+        detail = own(lambda: office.history.get(user, conversation_id))
+        name = quote(f"对话{conversation_id}.{format}")
+        headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{name}"}
+        if format == "md":
+            return Response(to_markdown(detail), media_type="text/markdown; charset=utf-8", headers=headers)
+        with tempfile.TemporaryDirectory() as tmp:
+            data = to_docx(detail, Path(tmp) / "out.docx").read_bytes()
+        return Response(data, media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document", headers=headers)
+
+    @app.delete("/v1/conversations/{conversation_id}")
+    def delete_conversation(conversation_id: int, user: UserInfo = Depends(current_user)) -> dict[str, Any]:  # noqa: B008
+        own(lambda: office.history.delete(user, conversation_id))
+        return {"id": conversation_id, "deleted": True}
+
+    @app.delete("/v1/conversations")
+    def delete_all_conversations(user: UserInfo = Depends(current_user)) -> dict[str, Any]:  # noqa: B008
+        return {"deleted": office.history.delete_all(user)}
+
+    @app.post("/v1/feedback")
+    def feedback(req: FeedbackRequest, user: UserInfo = Depends(current_user)) -> dict[str, Any]:  # noqa: B008
+        """👍 (rating 1) or 👎 (-1) on one of the user's answers (``message_id`` from the chat response)."""
+        try:
+            f = office.feedback.give(user, req.message_id, req.rating, req.comment, req.correct_answer, req.correct_article)
+        except AssistantError as e:
+            raise ApiError(404 if "不存在" in e.message else 400, str(e), "invalid_feedback") from None
+        return {"id": f.id, "message_id": f.message_id, "rating": f.rating, "status": f.status}
+
+    # ------------------------------------------------------------------ statistics for admins
+
+    @app.get("/v1/admin/stats")
+    def stats(days: int = Query(30, ge=1, le=3660), utc_offset: int = Query(8, ge=-12, le=14), user: UserInfo = Depends(current_user)) -> dict:  # noqa: B008
+        if not user.is_admin:
+            raise ApiError(403, f"用户 {user.name} 不是管理员，不能查看统计 — 请管理员查看", "admin_only", "permission_error")
+        since = datetime.now(UTC) - timedelta(days=days)
+        log = office.audit
+        rate = log.refusal_rate(since=since)
+        return {
+            "days": [{"day": d.day.isoformat(), "questions": d.questions, "refused": d.refused}
+                     for d in log.questions_per_day(since=since, utc_offset_hours=utc_offset)],
+            "questions": rate.questions, "refused": rate.refused, "refusal_rate": round(rate.rate, 4),
+            "top_questions": [{"question": t.question, "count": t.count, "refused": t.refused} for t in log.top_questions(10, since=since)],
+            "top_refused": [{"question": t.question, "count": t.count} for t in log.top_refused(10, since=since)],
+            "slowest": [{"question": a.question, "elapsed_ms": a.elapsed_ms, "user": a.user_name, "at": a.at.isoformat()}
+                        for a in log.slowest(10, since=since)],
+        }  # fmt: skip
 
     return app
 
