@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answering.verify import MARKER, verify
+from assistant.answering.verify import verify
+from assistant.core.types import MARKER
 from assistant.drafting import Heading, Outline, draft, load_facts, parse_outline, propose_outline
 from assistant.drafting.check import allowed_figures, figures, mask_unknown_figures
 from assistant.drafting.outline import learn_style, report_chunks
@@ -341,7 +342,7 @@ def test_cli_errors_are_one_line(kb, tmp_path, capsys):
     from assistant.faces.cli.main import main
 
     assert main(_cli(kb, "--topic", SECTION)) == 2
-    assert capsys.readouterr().err.startswith("错误：no output file given — add --out")
+    assert capsys.readouterr().err.startswith("错误：没有给出输出文件 — 加上 --out")
     assert main(_cli(kb, "--topic", SECTION, "--facts", str(tmp_path / "none.md"), "--out", str(tmp_path / "d.docx"))) == 2
     err = capsys.readouterr().err
     assert err.startswith("错误：facts file") and err.count("\n") == 1
@@ -398,16 +399,17 @@ def test_draft_eval_compares_template_and_llm_prose(kb):
 def test_draft_tab_builds_and_writes_downloads(kb, tmp_path):
     import gradio as gr
 
+    from assistant.app.drafting import Drafting
     from assistant.faces.ui.draft_tab import build_draft_tab, draft_html, outline_for, sources_html, write_draft
 
     with gr.Blocks() as demo, gr.Tabs():
         build_draft_tab(kb)
     assert [b.label for b in demo.blocks.values() if isinstance(b, gr.Tab)] == ["起草"]
     assert {b.value for b in demo.blocks.values() if isinstance(b, gr.Button)} == {"生成提纲", "撰写"}
-    outline_text, status = outline_for(kb, SECTION)
+    outline_text, status = outline_for(Drafting(kb), SECTION)
     assert outline_text.startswith("二、") and "提纲来源" in status
     edited = outline_text + "\n（三）强化监督检查"
-    d, docx_path, md_path = write_draft(kb, SECTION, edited, [str(FACTS)], "开展廉政谈话<script>x</script>30人次", out_dir=tmp_path)
+    d, docx_path, md_path = write_draft(Drafting(kb), SECTION, edited, [str(FACTS)], "开展廉政谈话<script>x</script>30人次", out_dir=tmp_path)
     assert docx_path.is_file() and md_path.is_file()
     body = draft_html(d)
     assert "（三）强化监督检查" in body and '<sup class="draft-cite"' in body and "<script>" not in body

@@ -33,12 +33,13 @@ def test_qwen_rewords_a_draft_section_and_every_sentence_stays_grounded(qwen_ser
 
     from test_draft import DATA, FACTS
 
-    from assistant.answering.verify import MARKER, verify
+    from assistant.answering.verify import verify
     from assistant.core.settings import Settings
+    from assistant.core.types import MARKER
     from assistant.drafting import draft
     from assistant.drafting.check import allowed_figures, figures
     from assistant.drafting.facts import load_facts
-    from assistant.faces.cli.draft import chat_model
+    from assistant.app.compose import build_chat_model
 
     kdir = tmp_path / "knowledge"
     for sub in ("regulations", "reports", "lists"):
@@ -47,7 +48,7 @@ def test_qwen_rewords_a_draft_section_and_every_sentence_stays_grounded(qwen_ser
     svc = build(settings)
     svc.ingest(show_bar=False)
     outline = "一、强化责任落实，扛牢全面从严治党主体责任\n（一）落实“一岗双责”"
-    d = draft(svc, "强化责任落实", outline=outline, facts=[FACTS], chat_model=chat_model(settings))
+    d = draft(svc, "强化责任落实", outline=outline, facts=[FACTS], chat_model=build_chat_model(settings, "draft"))
     template = draft(svc, "强化责任落实", outline=outline, facts=[FACTS])
     assert d.backend == "llm" and d.llm_sentences >= 1, d.warnings
     assert [p.text for p in d.paragraphs] != [p.text for p in template.paragraphs]

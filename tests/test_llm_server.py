@@ -102,8 +102,10 @@ def test_config_from_settings_takes_port_and_key_from_base_url():
 
 
 def test_build_server_is_a_no_op_when_a_binary_works(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(llm_server, "find_binary", lambda explicit="": tmp_path / "llama-server")
-    monkeypatch.setattr(llm_server, "build_server", lambda **kw: pytest.fail("must not build"))
+    from assistant.app import local_llm
+
+    monkeypatch.setattr(local_llm, "find_binary", lambda explicit="": tmp_path / "llama-server")
+    monkeypatch.setattr(local_llm, "build_server", lambda **kw: pytest.fail("must not build"))
     assert main(["llm", "build-server"]) == 0
     assert str(tmp_path / "llama-server") in capsys.readouterr().out
 

@@ -1,7 +1,8 @@
 """Follow-up questions become standalone retrieval queries; history itself never reaches retrieval or the prompt."""
 
-from assistant.answering.rewrite import LLMRewriter, heuristic_rewrite, is_follow_up, make_rewriter, pairs
+from assistant.answering.rewrite import LLMRewriter, heuristic_rewrite, is_follow_up, pairs
 from assistant.answering.scripted import ScriptedChatModel
+from assistant.app.compose import build_rewriter
 from assistant.core.errors import AssistantError
 from assistant.core.settings import PROJECT_ROOT, Settings
 from assistant.text import query_tokens
@@ -76,9 +77,9 @@ def test_llm_rewriter_falls_back_when_server_is_down():
     assert LLMRewriter(ScriptedChatModel(down), PROMPTS)("它的责任主体是谁", [("什么是一岗双责", "")]) == "一岗双责的责任主体是谁"
 
 
-def test_make_rewriter_by_answerer():
-    assert make_rewriter(Settings(answerer="extractive")) is heuristic_rewrite
-    assert isinstance(make_rewriter(Settings(answerer="llm")), LLMRewriter)
+def test_rewriter_by_answerer():
+    assert build_rewriter(Settings(answerer="extractive")) is heuristic_rewrite
+    assert isinstance(build_rewriter(Settings(answerer="llm")), LLMRewriter)
 
 
 def test_service_retrieves_with_rewritten_query_only(hash_service):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import re
 
-from assistant.answering.verify import UNSUPPORTED_MARK
-from assistant.core.types import Answer, Chunk, Citation, Hit
+from assistant.core.types import UNSUPPORTED_MARK, Answer, Chunk, Citation, Hit
 from assistant.faces.ui import render
 
 EVIL = '第一条 <script>alert(1)</script> <img src=x onerror="alert(2)"> [点我](javascript:alert(3)) **粗** $$x$$ `c`\n第二行'

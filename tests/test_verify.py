@@ -2,8 +2,8 @@
 
 import pytest
 
-from assistant.answering.verify import UNSUPPORTED_MARK, best_quote, overlap, verify
-from assistant.core.types import Chunk, Citation
+from assistant.answering.verify import best_quote, overlap, verify
+from assistant.core.types import UNSUPPORTED_MARK, Chunk, Citation
 
 DUTY = Chunk(
     id="rule#8",

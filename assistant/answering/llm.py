@@ -12,8 +12,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from assistant.answering.extractive import legacy_decision, refusal, related_answer, superseded_warnings
-from assistant.answering.verify import _CLAIM, MARKER, overlap, supports, verify
-from assistant.core.types import Answer, Chunk, Decision, Hit
+from assistant.answering.verify import _CLAIM, overlap, supports, verify
+from assistant.core.types import MARKER, Answer, Chunk, Decision, Hit
 from assistant.llm.prompts import load_prompt
 from assistant.text import query_tokens, sentences
 

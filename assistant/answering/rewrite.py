@@ -12,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from assistant.core.errors import AssistantError
+from assistant.llm.prompts import load_prompt
 from assistant.text import query_tokens, user_terms
 
 History = Sequence[tuple[str, str]]
@@ -93,8 +94,6 @@ class LLMRewriter:
     """Asks the chat model for a standalone question; a reply that loses the follow-up's own words is not trusted."""
 
     def __init__(self, chat, prompts_dir: Path, fallback: Rewriter = heuristic_rewrite, max_turns: int = 3, answer_chars: int = 120) -> None:
-        from assistant.llm.prompts import load_prompt
-
         self.chat = chat
         self.system = load_prompt(prompts_dir, "rewrite_system")
         self.user = load_prompt(prompts_dir, "rewrite_user")
@@ -146,8 +145,6 @@ class RegulationRewriter:
     the question lacks (that would be the model guessing the answer), no citation markers."""
 
     def __init__(self, chat, prompts_dir: Path, max_chars: int = 80) -> None:
-        from assistant.llm.prompts import load_prompt
-
         self.chat = chat
         self.system = load_prompt(prompts_dir, "reword_system")
         self.user = load_prompt(prompts_dir, "reword_user")
@@ -171,12 +168,3 @@ class RegulationRewriter:
         if not re.search(r"[\u4e00-\u9fff]", candidate):
             return False
         return all(m.group(0) in question for m in _DIGITS.finditer(candidate))
-
-
-def make_rewriter(settings) -> Rewriter:
-    if settings.answerer == "llm":
-        from assistant.llm.chat import openai_chat_model
-
-        # A rewrite is one short line; do not let the model ramble for llm_max_tokens.
-        return LLMRewriter(openai_chat_model(settings, max_tokens=64), settings.prompts_dir)
-    return heuristic_rewrite

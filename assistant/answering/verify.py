@@ -10,13 +10,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from assistant.core.types import Chunk, Citation
+from assistant.core.types import MARKER, UNSUPPORTED_MARK, Chunk, Citation
 from assistant.text import query_tokens, sentences
 
-MARKER = re.compile(r"\[(\d{1,3})\]")
 # A sentence ends at 。！？ or a newline; markers right after the end stay with their sentence.
 _CLAIM = re.compile(r"[^。！？\n]*[。！？]?(?:\s*\[\d{1,3}\])*")
-UNSUPPORTED_MARK = "〔未找到依据〕"
 
 
 @dataclass(frozen=True)

@@ -281,3 +281,74 @@ def sweep(
                 bm25_done = True
             runs.append(evaluate(service, items, mode=mode, progress=progress))
     return runs
+
+
+# ---------------------------------------------------------------- the facade the faces call
+
+
+def load_set(path: Path | str) -> list[QAItem]:
+    """A Q&A set in the shared format (see evals/README.md)."""
+    from assistant.evaluation.format import load_qa
+
+    return load_qa(path)
+
+
+def list_sets() -> list[Path]:
+    from assistant.evaluation.format import list_sets as sets
+
+    return sets()
+
+
+def sets_dir() -> Path:
+    from assistant.evaluation.format import sets_dir as folder
+
+    return folder()
+
+
+@dataclass(frozen=True)
+class GateFit:
+    """A gate fitted on development sets: the model, its cross-validated report, and where it was saved (if so)."""
+
+    model: object
+    report: dict
+    saved_as: str = ""
+    saved_to: Path | None = None
+
+
+def fit_gate(
+    service: AssistantService, paths: Sequence[str | Path], mode: str | None = None, write: bool = False, progress: Progress | None = None
+) -> GateFit:
+    """Fit the answer gate on development sets, cross-validated; ``write`` saves it for this mode and embedder.
+    A held-out set is refused: fitting on it would make its figures meaningless."""
+    from assistant.answering.gate import GATE_FILE, gate_key, save_gate
+    from assistant.evaluation.gate_fit import fit_gate as fit
+
+    if any("heldout" in Path(p).name for p in paths):
+        raise AssistantError("答题门槛从不在保留集（held-out）上拟合", "只用开发集拟合，再用 `assistant eval` 在保留集上检验")
+    rows: list[dict] = []
+    for p in paths:
+        rows.extend(evaluate(service, load_set(p), mode=mode, progress=progress).rows)
+    result = fit(rows, service.settings.top_k, fitted_on=", ".join(Path(p).name for p in paths))
+    if not write:
+        return GateFit(result.model, result.report)
+    mode = mode or service.settings.mode
+    save_gate(result.model, mode, service.settings.embedder)
+    return GateFit(result.model, result.report, gate_key(mode, service.settings.embedder), GATE_FILE)
+
+
+def gold_problems(service: AssistantService, items: Sequence[QAItem]) -> list[str]:
+    """Gold sources of ``items`` that the current index does not hold (document or article missing)."""
+    from assistant.evaluation.format import gold_problems as problems
+    from assistant.index.store import current_generation, read_chunks
+
+    gen = current_generation(service.kb_dir)
+    if gen is None:
+        raise AssistantError(f"{service.kb_dir} 下没有索引，无法核对标准出处", "先运行 `assistant ingest`")
+    chunks, _ = read_chunks(gen)
+    return problems(items, chunks)
+
+
+def set_stats(items: Sequence[QAItem]):
+    from assistant.evaluation.format import set_stats as stats
+
+    return stats(items)

@@ -207,6 +207,21 @@ class AssistantService:
             (self.kb_dir / "excluded.json").write_text(json.dumps(sorted(excluded), ensure_ascii=False), "utf-8")
         return self.ingest(progress=progress, show_bar=progress is None)
 
+    def diagnose(self) -> AssistantError | None:
+        """After an unexpected error: the damaged index file behind it as one line with the fix, or None."""
+        from assistant.index.store import diagnose
+
+        return diagnose(self.kb_dir)
+
+    def index_problem(self) -> tuple[str, str]:
+        """(generation name, first problem) of the live index; the problem is "" when it reads back whole."""
+        from assistant.index.store import check_generation, current_generation, lost_manifest
+
+        gen = current_generation(self.kb_dir)
+        if gen is None:
+            return "", lost_manifest(self.kb_dir) or "没有索引"
+        return gen.name, check_generation(gen)
+
     def document_status(self) -> list[dict]:
         """Every document with its status (indexed / pending / changed / failed / duplicate / ...) and the reason."""
         return document_status(self.sources(), self.kb_dir, self._kinds(), self._excluded())
@@ -302,3 +317,10 @@ class AssistantService:
         reader = self.reader()
         extra = self.reworded(query) if extra is None else extra
         return self.gate(mode).decide(reader.plan(query, extra), hits, reader.idf, reader.max_idf, reader.vocab)
+
+
+def diagnose_index(kb_dir: Path) -> AssistantError | None:
+    """The damaged index file behind an unexpected error, without building a service (the CLI's last resort)."""
+    from assistant.index.store import diagnose
+
+    return diagnose(kb_dir)

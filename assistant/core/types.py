@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 DOC_KINDS = ("regulation", "list", "report", "other")
@@ -161,3 +162,8 @@ class Document:
     rows: tuple[tuple[tuple[str, str], ...], ...] = ()  # table rows as (header, value) pairs
     sheet_rows: tuple[tuple[str, int], ...] = ()  # (sheet, row number) per row
     warnings: tuple[str, ...] = ()
+
+
+# The citation syntax of answer and draft text: [n] points at citation n; an unsupported claim carries the mark.
+MARKER = re.compile(r"\[(\d{1,3})\]")
+UNSUPPORTED_MARK = "〔未找到依据〕"

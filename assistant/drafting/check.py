@@ -8,8 +8,8 @@ import re
 from collections.abc import Iterable, Sequence
 
 from assistant.answering.extractive import superseded_warnings
-from assistant.answering.verify import MARKER, UNSUPPORTED_MARK, verify
-from assistant.core.types import Chunk, Citation
+from assistant.answering.verify import verify
+from assistant.core.types import MARKER, UNSUPPORTED_MARK, Chunk, Citation
 from assistant.drafting.model import CheckResult, Draft, Paragraph
 
 PLACEHOLDER = re.compile(r"【待补充[^】]*】|\*\*")

@@ -12,9 +12,9 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from assistant.answering.verify import MARKER, UNSUPPORTED_MARK
 from assistant.core.errors import AssistantError
 from assistant.core.protocols import ChatModel
+from assistant.core.types import MARKER, UNSUPPORTED_MARK
 from assistant.drafting.check import PLACEHOLDER
 from assistant.drafting.export import to_markdown_file
 from assistant.drafting.outline import heading_similarity

@@ -19,8 +19,8 @@ from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
 from docx.text.paragraph import Paragraph as DocxParagraph
 
-from assistant.answering.verify import MARKER, UNSUPPORTED_MARK
 from assistant.core.errors import AssistantError
+from assistant.core.types import MARKER, UNSUPPORTED_MARK
 from assistant.drafting.check import PLACEHOLDER
 from assistant.drafting.model import Draft
 

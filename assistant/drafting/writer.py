@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.answering.llm import clean_markers, sanitize
-from assistant.answering.verify import MARKER, best_quote, overlap
+from assistant.answering.verify import best_quote, overlap
 from assistant.core.protocols import ChatModel
-from assistant.core.types import Chunk
+from assistant.core.types import MARKER, Chunk
 from assistant.drafting.check import PLACEHOLDER, Numbering, allowed_figures, figures, finish_paragraph
 from assistant.drafting.model import Outline, Paragraph, Section
 from assistant.drafting.outline import VIOLATION, bigram_share, fill, load_prompt, split_marker

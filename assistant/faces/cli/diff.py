@@ -23,19 +23,18 @@ EXTENSIONS.append(_extend)
 
 @command("diff")
 def cmd_diff(args, settings) -> int:
-    from assistant.index.versions import compare, render, summary
+    from assistant.app.documents import diff_versions
 
-    folder = args.dir or Path(settings.knowledge_dir)
-    changes = compare(folder, args.title, args.old_year, args.new_year)
+    diff = diff_versions(args.dir or Path(settings.knowledge_dir), args.title, args.old_year, args.new_year)
     if args.json:
         print(json.dumps({
-            "title": args.title, "from": args.old_year, "to": args.new_year, "summary": summary(changes),
+            "title": args.title, "from": args.old_year, "to": args.new_year, "summary": diff.counts,
             "changes": [{
                 "status": c.status, "old": c.old.number if c.old else None, "new": c.new.number if c.new else None,
                 "similarity": round(c.similarity, 3), "split_from": c.source.number if c.source else None,
                 "diff": c.diff,
-            } for c in changes],
+            } for c in diff.changes],
         }, ensure_ascii=False, indent=1))
     else:
-        print(render(changes, args.title, args.old_year, args.new_year))
+        print(diff.text)
     return 0

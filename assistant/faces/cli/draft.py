@@ -42,13 +42,6 @@ def _extend(sub) -> None:
 EXTENSIONS.append(_extend)
 
 
-def chat_model(settings):
-    """The OpenAI-compatible ChatModel from settings, with room for a whole section."""
-    from assistant.llm.chat import openai_chat_model
-
-    return openai_chat_model(settings, max_tokens=max(settings.llm_max_tokens, 1024))
-
-
 def _print_check(d) -> None:
     c = d.check
     print(
@@ -86,37 +79,30 @@ def draft_dict(d) -> dict:
 
 @command("draft")
 def cmd_draft(args, settings) -> int:
-    if getattr(args, "draft_cmd", None) == "eval":
-        return _cmd_eval(args, settings)
-    from assistant.drafting import draft, parse_outline, propose_outline
-    from assistant.drafting.export import to_docx, to_markdown_file
+    from assistant.app.drafting import Drafting
 
+    drafting = Drafting(_service(settings))
+    if getattr(args, "draft_cmd", None) == "eval":
+        return _cmd_eval(args, drafting)
     if not args.topic:
-        raise AssistantError("no topic given", 'add --topic "二、强化责任落实，扛牢全面从严治党主体责任"')
-    svc = _service(settings)
-    model = chat_model(settings) if args.llm else None
+        raise AssistantError("没有给出主题", '加上 --topic "二、强化责任落实，扛牢全面从严治党主体责任"')
     if args.outline_only:
-        print(propose_outline(svc, args.topic, model).text())
+        print(drafting.propose_outline(args.topic, use_llm=args.llm).text())
         return 0
     if not args.out:
-        raise AssistantError("no output file given", "add --out draft.docx (or --out draft.md)")
+        raise AssistantError("没有给出输出文件", "加上 --out 草稿.docx（或 --out 草稿.md）")
     outline = None
     if args.outline:
         if not args.outline.is_file():
-            raise AssistantError(f"outline file {args.outline} does not exist", "write one with --outline-only > outline.txt")
-        outline = parse_outline(args.outline.read_text("utf-8"), args.topic)
+            raise AssistantError(f"提纲文件 {args.outline} 不存在", "先用 --outline-only > 提纲.txt 生成一份")
+        outline = drafting.parse_outline(args.outline.read_text("utf-8"), args.topic)
 
     def progress(done: int, total: int, heading: str) -> None:
         if done < total:
             print(f"[{done + 1}/{total}] {heading}", file=sys.stderr)
 
-    d = draft(svc, args.topic, outline=outline, facts=args.facts, chat_model=model, progress=progress)
-    written = []
-    if args.out.suffix.lower() == ".md":
-        written.append(to_markdown_file(d, args.out))
-    else:
-        out = args.out if args.out.suffix.lower() == ".docx" else args.out.with_suffix(".docx")
-        written += [to_docx(d, out, fonts=args.fonts), to_markdown_file(d, out.with_suffix(".md"))]
+    d = drafting.draft(args.topic, outline=outline, facts=args.facts, use_llm=args.llm, progress=progress)
+    written = drafting.export(d, args.out, fonts=args.fonts)
     if args.json:
         print(json.dumps(draft_dict(d), ensure_ascii=False, indent=1))
     else:
@@ -125,15 +111,10 @@ def cmd_draft(args, settings) -> int:
     return 0
 
 
-def _cmd_eval(args, settings) -> int:
-    from assistant.drafting.evaluate import evaluate, format_comparison, format_report, load_topics
+def _cmd_eval(args, drafting) -> int:
+    from assistant.app.drafting import format_comparison, format_report
 
-    topics = load_topics(args.topics)
-    if args.limit:
-        topics = topics[: args.limit]
-    svc = _service(settings)
-    runs = [None, chat_model(settings)] if args.compare else [chat_model(settings) if args.llm else None]
-    reports = [evaluate(svc, topics, chat_model=model, out_dir=args.out_dir) for model in runs]
+    reports = drafting.evaluate(args.topics, use_llm=args.llm, compare=args.compare, limit=args.limit, out_dir=args.out_dir)
     if args.json:
         print(json.dumps(reports if args.compare else reports[0], ensure_ascii=False, indent=1))
         return 0

@@ -55,14 +55,14 @@ def _progress(total_hint: str = ""):
 
 
 def _load(args):
-    from assistant.evaluation.format import load_qa
+    from assistant.app.evaluation import load_set
 
     path = args.qa if args.target in ACTIONS else args.target
     if not path:
         raise AssistantError(
             f"`assistant eval {args.target}` needs a Q&A file", f"assistant eval {args.target} evals/sets/dev.jsonl"
         )
-    items = load_qa(path)
+    items = load_set(path)
     if args.limit:
         items = items[: args.limit]
     return Path(path), items
@@ -180,44 +180,28 @@ def _threshold(args, settings) -> int:
 
 def _fit_gate(args, settings) -> int:
     """Fit the answer gate on development sets (comma-separated), cross-validated; --write saves it."""
-    from assistant.answering.gate import GATE_FILE, gate_key, save_gate
-    from assistant.app.evaluation import evaluate
-    from assistant.evaluation.format import load_qa
-    from assistant.evaluation.gate_fit import fit_gate
+    from assistant.app.evaluation import fit_gate
 
     if not args.qa:
-        raise AssistantError("`assistant eval fit-gate` needs development sets", "assistant eval fit-gate evals/sets/dev.jsonl,evals/sets/dev_colloquial.jsonl")
-    paths = _split(args.qa)
-    if any("heldout" in Path(p).name for p in paths):
-        raise AssistantError("the gate is never fitted on a held-out set", "fit on the dev sets only and check on held-out with `assistant eval`")
-    service = _service(settings)
-    rows: list[dict] = []
-    for p in paths:
-        rows.extend(evaluate(service, load_qa(p), mode=args.mode, progress=_progress()).rows)
-    fit = fit_gate(rows, settings.top_k, fitted_on=", ".join(Path(p).name for p in paths))
-    m = fit.model
-    print(f"fitted on {fit.report['questions']} questions ({fit.report['answerable']} answerable, {fit.report['unanswerable']} unanswerable)")
+        raise AssistantError("`assistant eval fit-gate` 需要开发集", "assistant eval fit-gate evals/sets/dev.jsonl,evals/sets/dev_colloquial.jsonl")
+    fit = fit_gate(_service(settings), _split(args.qa), mode=args.mode, write=args.write, progress=_progress())
+    m, report = fit.model, fit.report
+    print(f"fitted on {report['questions']} questions ({report['answerable']} answerable, {report['unanswerable']} unanswerable)")
     print(f"answer at p ≥ {m.answer_at:.3f}; related articles at p ≥ {m.related_at:.3f}")
-    print(f"5-fold cross-validated: false refusal {fit.report['cv_false_refusal']:.3f}, refusal recall {fit.report['cv_refusal_recall']:.3f}")
-    print("coefficients (standardized):", ", ".join(f"{k} {v:+.2f}" for k, v in fit.report["coefficients"].items()))
-    if args.write:
-        save_gate(m, args.mode or settings.mode, settings.embedder)
-        print(f"written: {GATE_FILE} ({gate_key(args.mode or settings.mode, settings.embedder)})")
+    print(f"5-fold cross-validated: false refusal {report['cv_false_refusal']:.3f}, refusal recall {report['cv_refusal_recall']:.3f}")
+    print("coefficients (standardized):", ", ".join(f"{k} {v:+.2f}" for k, v in report["coefficients"].items()))
+    if fit.saved_to:
+        print(f"written: {fit.saved_to} ({fit.saved_as})")
     return 0
 
 
 def _check(args, settings) -> int:
-    from assistant.evaluation.format import gold_problems, set_stats
-    from assistant.index.store import current_generation, read_chunks
+    from assistant.app.evaluation import gold_problems, set_stats
 
     path, items = _load(args)
     s = set_stats(items)
     print(f"{path}: {s.questions} questions ({s.answerable} answerable, {s.unanswerable} unanswerable); types {s.types}")
-    gen = current_generation(settings.kb_dir)
-    if gen is None:
-        raise AssistantError(f"no index at {settings.kb_dir} to check the gold sources against", "run `assistant ingest` first")
-    chunks, _ = read_chunks(gen)
-    problems = gold_problems(items, chunks)
+    problems = gold_problems(_service(settings), items)
     for p in problems:
         print(p)
     print(f"{len(s.docs)} documents used as gold; {len(problems)} problem(s)")

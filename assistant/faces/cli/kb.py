@@ -107,15 +107,12 @@ def cmd_kb(args, settings) -> int:
 
 
 def _repair(svc, as_json: bool) -> int:
-    from assistant.index.store import check_generation, current_generation, lost_manifest
-
-    gen = current_generation(svc.kb_dir)
-    problem = check_generation(gen) if gen is not None else (lost_manifest(svc.kb_dir) or "没有索引")
+    generation, problem = svc.index_problem()
     if not problem:
         if as_json:
-            print(json.dumps({"damaged": "", "generation": gen.name}, ensure_ascii=False))
+            print(json.dumps({"damaged": "", "generation": generation}, ensure_ascii=False))
         else:
-            print(f"索引完好（{gen.name}），无需修复。")
+            print(f"索引完好（{generation}），无需修复。")
         return 0
     if not as_json:
         print(f"发现问题：{problem}；正在从源文件重建索引…", file=sys.stderr)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import sys
 
+from assistant.app import local_llm as llm_server
 from assistant.core.errors import AssistantError
 from assistant.faces.cli.main import EXTENSIONS, command
-from assistant.llm import server as llm_server
 
 
 def _extend(sub) -> None:

@@ -107,9 +107,7 @@ def internal_error(what: str, service: AssistantService | None = None) -> str:
     INTERNAL_ERROR. The traceback goes to the server log, never to the page."""
     log.exception("unexpected error in %s", what)
     if service is not None:
-        from assistant.index.store import diagnose
-
-        damage = diagnose(service.kb_dir)
+        damage = service.diagnose()
         if damage is not None:
             return _message(damage)
     return INTERNAL_ERROR

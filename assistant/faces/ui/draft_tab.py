@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import html
-import re
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import gradio as gr
 
-from assistant.answering.verify import MARKER, UNSUPPORTED_MARK
+from assistant.app.drafting import PLACEHOLDER, Draft, Drafting, special_parts
 from assistant.core.errors import AssistantError
 from assistant.core.protocols import ChatModel
-from assistant.drafting import Draft, draft, load_facts, parse_outline, propose_outline
-from assistant.drafting.check import PLACEHOLDER
-from assistant.drafting.export import special_parts, to_docx, to_markdown_file
+from assistant.core.types import MARKER, UNSUPPORTED_MARK
 from assistant.faces.ui.app import guarded
 
 INTRO = (
@@ -87,45 +84,33 @@ def _paths(files) -> list[Path]:
     return out
 
 
-def outline_for(service, topic: str, chat_model: ChatModel | None = None) -> tuple[str, str]:
+def outline_for(drafting: Drafting, topic: str, use_llm: bool = False) -> tuple[str, str]:
     """(outline text, status line) for the 生成提纲 button."""
-    o = propose_outline(service, topic, chat_model)
+    o = drafting.propose_outline(topic, use_llm)
     return o.text(), f"提纲来源：{o.source}。可直接修改后点“撰写”。"
 
 
 def write_draft(
-    service,
+    drafting: Drafting,
     topic: str,
     outline_text: str,
     files: Sequence = (),
     facts_text: str = "",
-    chat_model: ChatModel | None = None,
+    use_llm: bool = False,
     progress: Callable[[int, int, str], None] | None = None,
     out_dir: Path | None = None,
 ) -> tuple[Draft, Path, Path]:
     """Draft from the (edited) outline and write the .docx and .md for download."""
-    facts = load_facts(_paths(files), facts_text or "")
-    outline = parse_outline(outline_text, topic) if (outline_text or "").strip() else None
-    d = draft(service, topic, outline=outline, facts=facts, chat_model=chat_model, progress=progress)
-    folder = Path(out_dir or tempfile.mkdtemp(prefix="draft-"))
-    stem = re.sub(r"[^\w]+", "_", d.title or topic).strip("_")[:40] or "draft"
-    return d, to_docx(d, folder / f"{stem}.docx"), to_markdown_file(d, folder / f"{stem}.md")
+    facts = drafting.load_facts(_paths(files), facts_text or "")
+    outline = drafting.parse_outline(outline_text, topic) if (outline_text or "").strip() else None
+    d = drafting.draft(topic, outline=outline, facts=facts, use_llm=use_llm, progress=progress)
+    docx, md = drafting.export_to_folder(d, Path(out_dir or tempfile.mkdtemp(prefix="draft-")))
+    return d, docx, md
 
 
 def build_draft_tab(service, chat_model: ChatModel | None = None) -> None:
     """Add the 起草 tab to the enclosing gr.Blocks. Without ``chat_model`` the LLM is built from settings on demand."""
-    model_cache: dict[str, ChatModel] = {}
-
-    def model(use_llm: bool) -> ChatModel | None:
-        if not use_llm:
-            return None
-        if chat_model is not None:
-            return chat_model
-        if "m" not in model_cache:
-            from assistant.llm.chat import openai_chat_model
-
-            model_cache["m"] = openai_chat_model(service.settings, max_tokens=max(service.settings.llm_max_tokens, 1024))
-        return model_cache["m"]
+    drafting = Drafting(service, chat_model)
 
     with gr.Tab("起草", id="draft"):
         gr.Markdown(INTRO)
@@ -152,7 +137,7 @@ def build_draft_tab(service, chat_model: ChatModel | None = None) -> None:
 
         def on_outline(topic_: str, use_llm_: bool):
             try:
-                return outline_for(service, topic_, model(use_llm_))
+                return outline_for(drafting, topic_, use_llm_)
             except AssistantError as e:
                 return gr.skip(), f"错误：{_message(e)}"
 
@@ -161,7 +146,7 @@ def build_draft_tab(service, chat_model: ChatModel | None = None) -> None:
                 progress(done / max(total, 1), desc=heading)
 
             try:
-                d, docx_path, md_path = write_draft(service, topic_, outline_, files_, facts_, model(use_llm_), note)
+                d, docx_path, md_path = write_draft(drafting, topic_, outline_, files_, facts_, use_llm_, note)
             except AssistantError as e:
                 return f"错误：{_message(e)}", gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return status_markdown(d), draft_html(d), sources_html(d), str(docx_path), str(md_path)

@@ -18,13 +18,13 @@ WORST_HEADER_ZH = ["编号", "问题", "标准出处", "出处排名", "第一�
 
 
 def _set_choices() -> list[str]:
-    from assistant.evaluation.format import list_sets
+    from assistant.app.evaluation import list_sets
 
     return [p.name for p in list_sets()]
 
 
 def _resolve_set(name: str | None, upload: str | None) -> Path:
-    from assistant.evaluation.format import sets_dir
+    from assistant.app.evaluation import sets_dir
 
     if upload:
         return Path(upload)
@@ -35,12 +35,11 @@ def _resolve_set(name: str | None, upload: str | None) -> Path:
 
 def run_eval(service: AssistantService, set_name, upload, mode, limit, runs, progress=None):
     """Evaluate one set and return everything the tab shows (also used by tests without a browser)."""
-    from assistant.app.evaluation import evaluate
+    from assistant.app.evaluation import evaluate, load_set
     from assistant.app.report import summary_rows, worst_rows, write_report
-    from assistant.evaluation.format import load_qa
 
     path = _resolve_set(set_name, upload)
-    items = load_qa(path)
+    items = load_set(path)
     if limit and int(limit) > 0:
         items = items[: int(limit)]
     t0 = time.perf_counter()

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from assistant.answering.verify import MARKER, UNSUPPORTED_MARK
-from assistant.core.types import OUTCOME_LABELS, Answer, Citation
+from assistant.core.types import MARKER, OUTCOME_LABELS, UNSUPPORTED_MARK, Answer, Citation
 
 # Characters that HTML, Markdown (links, emphasis, code, tables) or KaTeX ($) would interpret.
 _SPECIAL = {c: f"&#{ord(c)};" for c in "&<>\"'`*_[]()#|~$!\\{}=+-"}
