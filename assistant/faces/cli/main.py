@@ -230,9 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:
         # A damaged index file (truncated bm25, broken chroma database) shows as whatever its reader raised:
         # name the file and the repair instead. Anything else is a bug and keeps its traceback.
-        from assistant.index.store import diagnose
+        from assistant.app.service import diagnose_index
 
-        damage = diagnose(settings.kb_dir) if settings is not None else None
+        damage = diagnose_index(settings.kb_dir) if settings is not None else None
         if damage is None:
             raise
         print(f"错误：{damage}", file=sys.stderr)
