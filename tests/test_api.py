@@ -259,3 +259,24 @@ def test_history_feedback_and_stats_endpoints(server):
     assert office.feedback.get(fb.json()["id"]).question == "纪检监察机关履行什么责任？"  # feedback outlives the history
     remaining = httpx.delete(f"{url}/conversations", headers=zs_headers, timeout=30).json()["deleted"]
     assert remaining >= 1 and httpx.get(f"{url}/conversations", headers=zs_headers, timeout=30).json()["data"] == []
+
+
+def test_login_sessions_and_rate_limit(server):
+    url = server["url"]
+    ok = httpx.post(f"{url}/login", json={"name": "admin", "password": PASSWORD}, timeout=30)
+    assert ok.status_code == 200 and ok.json()["role"] == "admin" and ok.json()["expires_at"]
+    session = openai.OpenAI(base_url=url, api_key=ok.json()["token"], max_retries=0)
+    assert sorted(m.id for m in session.models.list().data) == ["default", "制度"]
+    headers = {"Authorization": f"Bearer {ok.json()['token']}"}
+    assert httpx.post(f"{url}/logout", headers=headers, timeout=30).json() == {"logged_out": True}
+    with pytest.raises(openai.AuthenticationError, match="登录已过期"):
+        session.models.list()
+
+    for i in range(5):
+        wrong = httpx.post(f"{url}/login", json={"name": "李四", "password": f"wrong {i}"}, timeout=30)
+        assert wrong.status_code == 401 and "用户名或密码错误" in wrong.json()["error"]["message"]
+    blocked = httpx.post(f"{url}/login", json={"name": "李四", "password": PASSWORD}, timeout=30)  # even the right one
+    assert blocked.status_code == 429 and 1 <= int(blocked.headers["retry-after"]) <= 61
+    assert "登录失败次数过多" in blocked.json()["error"]["message"]
+    actions = [e.action for e in server["office"].audit.entries(user_name="李四")]
+    assert actions.count("login_failed") == 5 and actions[-1] == "login_throttled"

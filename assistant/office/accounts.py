@@ -32,6 +32,14 @@ MAX_NAME = 64
 KEY_PREFIX = "pda-"
 
 
+class LoginThrottled(AssistantError):
+    """Too many failed logins for one name from one address: refused for ``retry_after`` seconds."""
+
+    def __init__(self, message: str, fix: str, retry_after: int) -> None:
+        super().__init__(message, fix)
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True)
 class Grant:
     kb: str
@@ -291,9 +299,10 @@ class Accounts:
             recent = self._recent_failures(s, name, ip)
             if len(recent) >= self.max_failures:
                 wait = max(1, int((recent[-self.max_failures] + self.failure_window - now).total_seconds()) + 1)
-                raise AssistantError(
+                raise LoginThrottled(
                     f"用户 {name!r} 登录失败次数过多（{int(self.failure_window.total_seconds())} 秒内 {len(recent)} 次）",
                     f"请 {wait} 秒后再试；忘记密码请管理员用 `assistant user passwd` 重设",
+                    wait,
                 )
             user = s.scalar(select(User).where(User.name == name).options(selectinload(User.grants)))
             ok = False

@@ -1,6 +1,7 @@
 """An OpenAI-compatible HTTP API over the assistant, for a whole office: per-user API keys, per-user knowledge bases.
 
-Endpoints (all need ``Authorization: Bearer <key>``, a key from `assistant user key NAME`):
+Endpoints (all but /v1/login need ``Authorization: Bearer <key>``, a key from `assistant user key NAME`, or a
+session token from /v1/login):
 
 - ``GET /v1/models``: the knowledge bases this user may read, one "model" each (its id is the knowledge base name);
 - ``POST /v1/chat/completions``: OpenAI's chat format, ``stream`` true or false. ``model`` names the knowledge base
@@ -20,7 +21,9 @@ Endpoints (all need ``Authorization: Bearer <key>``, a key from `assistant user 
 - ``GET /v1/conversations`` (``?q=`` searches), ``GET|DELETE /v1/conversations/{id}``,
   ``GET /v1/conversations/{id}/export?format=md|docx``, ``DELETE /v1/conversations``: the user's own history;
 - ``POST /v1/feedback``: ``{"message_id", "rating": 1|-1, "comment", "correct_answer", "correct_article"}``;
-- ``GET /v1/admin/stats?days=30``: questions per day, refusal rate, top and refused questions, slowest (admins).
+- ``GET /v1/admin/stats?days=30``: questions per day, refusal rate, top and refused questions, slowest (admins);
+- ``POST /v1/login`` ``{"name", "password"}`` → a session ``token`` usable as the Bearer credential until
+  ``expires_at`` (5 failures a minute for one name from one address → 429 with Retry-After); ``POST /v1/logout``.
 
 Every call is written to the audit log (ask / search / auth_failed); every answered question is saved to the
 user's history. Errors have OpenAI's shape: ``{"error": {"message", "type", "code"}}`` with Chinese messages.
@@ -49,6 +52,7 @@ from assistant.core.errors import AssistantError
 from assistant.core.settings import Settings
 from assistant.core.types import OUTCOME_LABELS, Answer, Citation, Hit
 from assistant.office import CitationRecord, ConversationInfo, Office, Turn, UserInfo
+from assistant.office.accounts import KEY_PREFIX, LoginThrottled
 from assistant.office.history import to_docx, to_markdown
 
 DEFAULT_MODEL = "party-assistant"
@@ -74,6 +78,12 @@ class ChatRequest(BaseModel):
     messages: list[ChatMessage]
     stream: bool = False
     conversation_id: int | None = None
+
+
+class LoginRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    password: str
 
 
 class FeedbackRequest(BaseModel):
@@ -177,18 +187,45 @@ def create_app(settings: Settings, office: Office, services: Services | None = N
         return f"api {request.client.host if request.client else ''}".strip()
 
     def current_user(request: Request) -> UserInfo:
+        """The user of the Bearer credential: an API key (pda-…) or a session token from POST /v1/login."""
         header = request.headers.get("authorization", "")
-        scheme, _, key = header.partition(" ")
-        user = office.accounts.user_for_key(key.strip()) if scheme.lower() == "bearer" else None
+        scheme, _, credential = header.partition(" ")
+        credential = credential.strip()
+        user = None
+        if scheme.lower() == "bearer" and credential:
+            user = office.accounts.user_for_key(credential) if credential.startswith(KEY_PREFIX) else office.accounts.session_user(credential)
         if user is None:
             office.audit.append("auth_failed", client=client(request), detail=f"{request.method} {request.url.path}")
             raise ApiError(
                 401,
-                "API 密钥无效、已吊销或未提供 — 在请求头写 Authorization: Bearer <密钥>；密钥由管理员用 `assistant user key 用户名` 生成",
+                "API 密钥无效、已吊销或未提供（或登录已过期）— 在请求头写 Authorization: Bearer <密钥>；"
+                "密钥由管理员用 `assistant user key 用户名` 生成，或用 POST /v1/login 重新登录",
                 "invalid_api_key",
                 "authentication_error",
             )
         return user
+
+    @app.post("/v1/login")
+    def login(req: LoginRequest, request: Request) -> JSONResponse:
+        """Name and password → a session token (Bearer) that expires; failed logins are rate limited (429)."""
+        ip = request.client.host if request.client else ""
+        try:
+            result = office.accounts.login(req.name, req.password, ip=ip)
+        except LoginThrottled as e:
+            office.audit.append("login_throttled", user_name=req.name, client=client(request), detail=e.message)
+            return JSONResponse({"error": {"message": str(e), "type": "rate_limit_error", "code": "too_many_failures"}}, 429,
+                                headers={"Retry-After": str(e.retry_after)})  # fmt: skip
+        except AssistantError as e:
+            office.audit.append("login_failed", user_name=req.name, client=client(request), detail=e.message)
+            raise ApiError(401, str(e), "login_failed", "authentication_error") from None
+        office.audit.append("login", result.user, client=client(request))
+        return JSONResponse({"token": result.token, "expires_at": result.expires_at.isoformat(), "user": result.user.name,
+                             "role": result.user.role})  # fmt: skip
+
+    @app.post("/v1/logout")
+    def logout(request: Request, user: UserInfo = Depends(current_user)) -> dict[str, Any]:  # noqa: B008
+        token = request.headers.get("authorization", "").partition(" ")[2].strip()
+        return {"logged_out": office.accounts.logout(token)}
 
     def readable(user: UserInfo) -> list[str]:
         return user.readable(services.knowledge_bases())
