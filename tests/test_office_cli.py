@@ -8,6 +8,7 @@ import io
 import json
 
 import pytest
+from pg_fixtures import pg_server  # noqa: F401 - a session fixture
 from ui_fixtures import make_service
 
 from assistant.app.evaluation import evaluate
@@ -25,13 +26,19 @@ def run(capsys, monkeypatch, index_dir, *argv: str, stdin: str = "") -> tuple[in
     return code, out, err
 
 
-@pytest.fixture(autouse=True)
-def _no_config(monkeypatch):
+@pytest.fixture(autouse=True, params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def database(request, monkeypatch) -> str:
+    """The office database: the default SQLite file beside the index, or PostgreSQL through ASSISTANT_DATABASE_URL."""
     monkeypatch.setenv("ASSISTANT_CONFIG", "")
-    monkeypatch.delenv("ASSISTANT_DATABASE_URL", raising=False)
+    if request.param == "sqlite":
+        monkeypatch.delenv("ASSISTANT_DATABASE_URL", raising=False)
+        return ""
+    url = request.getfixturevalue("pg_server")()
+    monkeypatch.setenv("ASSISTANT_DATABASE_URL", url)
+    return url
 
 
-def test_user_commands(tmp_path, capsys, monkeypatch):
+def test_user_commands(tmp_path, capsys, monkeypatch, database):
     idx = tmp_path / "index"
     code, out, _ = run(capsys, monkeypatch, idx, "user", "add", "管理员", "--role", "admin", "--password-stdin", stdin=PASSWORD + "\n")
     assert code == 0 and "已创建用户 管理员（admin）" in out
@@ -56,14 +63,14 @@ def test_user_commands(tmp_path, capsys, monkeypatch):
     assert code == 0 and key.startswith("pda-") and "只显示这一次" in err
     listed = run(capsys, monkeypatch, idx, "user", "key", "张三", "--list")[1]
     assert key[:12] in listed and key not in listed and "有效" in listed
-    with Office.open("", idx) as office:
+    with Office.open(database, idx) as office:
         assert office.accounts.user_for_key(key).name == "张三"
     assert "已吊销" in run(capsys, monkeypatch, idx, "user", "key", "张三", "--revoke", "1")[1]
-    with Office.open("", idx) as office:
+    with Office.open(database, idx) as office:
         assert office.accounts.user_for_key(key) is None
 
     assert run(capsys, monkeypatch, idx, "user", "passwd", "张三", "--password-stdin", stdin="a new good password\n")[0] == 0
-    with Office.open("", idx) as office:
+    with Office.open(database, idx) as office:
         assert office.accounts.authenticate("张三", "a new good password").name == "张三"
     assert "已停用" in run(capsys, monkeypatch, idx, "user", "disable", "张三")[1]
     assert run(capsys, monkeypatch, idx, "user", "revoke", "张三", "制度")[1].strip() == "张三\teditor\t知识库：—  已停用"
@@ -75,13 +82,14 @@ def test_user_commands(tmp_path, capsys, monkeypatch):
     rows = list(csv.DictReader(out_csv.open(encoding="utf-8-sig")))
     actions = [r["action"] for r in rows]
     assert code == 0 and f"已写出 {len(rows)} 条审计记录" in out
+    assert not (idx / "office.sqlite3").exists() if database else (idx / "office.sqlite3").is_file()
     assert actions[:2] == ["user_add", "user_add"] and {"user_grant", "key_create", "key_revoke", "user_passwd", "user_disable"} <= set(actions)
 
 
-def test_feedback_review_export_and_eval(tmp_path, capsys, monkeypatch):
+def test_feedback_review_export_and_eval(tmp_path, capsys, monkeypatch, database):
     service = make_service(tmp_path)  # one regulation (主体责任规定), hash embedder, extractive answers
     idx = service.settings.index_dir
-    with Office.open("", idx) as office:
+    with Office.open(database, idx) as office:
         admin = office.accounts.add("管理员", PASSWORD, role="admin")
         zs = office.accounts.add("张三", PASSWORD)
         turns = []
