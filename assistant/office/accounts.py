@@ -30,6 +30,7 @@ from assistant.office.models import GRANT_ROLES, ROLES, ApiKey, KbGrant, LoginFa
 MIN_PASSWORD = 8
 MAX_NAME = 64
 KEY_PREFIX = "pda-"
+KEY_USE_RESOLUTION = timedelta(minutes=1)
 
 
 class LoginThrottled(AssistantError):
@@ -173,7 +174,14 @@ class Accounts:
         self.failure_window = failure_window
         self.session_ttl = session_ttl
         self.hasher = hasher or PasswordHasher()
-        self._dummy_hash = self.hasher.hash(secrets.token_hex(16))
+        self._dummy: str | None = None
+
+    @property
+    def _dummy_hash(self) -> str:
+        """A hash to verify against for unknown names, so they take as long as wrong passwords."""
+        if self._dummy is None:
+            self._dummy = self.hasher.hash(secrets.token_hex(16))
+        return self._dummy
 
     # ------------------------------------------------------------------ users
 
@@ -413,5 +421,7 @@ class Accounts:
             user = s.scalar(select(User).where(User.id == row.user_id).options(selectinload(User.grants)))
             if user is None or user.disabled:
                 return None
-            row.last_used_at = self.db.now()
+            now = self.db.now()
+            if row.last_used_at is None or now - row.last_used_at >= KEY_USE_RESOLUTION:
+                row.last_used_at = now  # at most one write a minute per key, not one per request
             return _user_info(user)
