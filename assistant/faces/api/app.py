@@ -177,10 +177,12 @@ def create_app(settings: Settings, office: Office, services: Services | None = N
         return JSONResponse({"error": {"message": e.message, "type": e.kind, "code": e.code}}, e.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _bad_request(_request: Request, e: RequestValidationError) -> JSONResponse:
+    async def _bad_request(request: Request, e: RequestValidationError) -> JSONResponse:
         first = e.errors()[0] if e.errors() else {}
         where = ".".join(str(x) for x in first.get("loc", ()) if x != "body")
-        message = f"请求字段 {where or '（正文）'} 无效：{first.get('msg', '')} — 按 OpenAI 的 chat completions 格式发送 JSON"
+        path = request.url.path
+        how = "按 OpenAI 的 chat completions 格式发送 JSON" if path.endswith("/chat/completions") else f"字段见 /openapi.json 中的 {path}"
+        message = f"请求字段 {where or '（正文）'} 无效：{first.get('msg', '')} — {how}"
         return JSONResponse({"error": {"message": message, "type": "invalid_request_error", "code": "invalid_request"}}, 400)
 
     def client(request: Request) -> str:
