@@ -10,7 +10,7 @@ from assistant.answering.gate import Gate, load_gate
 from assistant.answering.llm import LLMAnswerer
 from assistant.answering.rewrite import LLMRewriter, RegulationRewriter, Rewriter, heuristic_rewrite
 from assistant.app.service import AssistantService
-from assistant.core.errors import AssistantError
+from assistant.core.messages import error
 from assistant.core.protocols import Answerer, ChatModel, Embedder
 from assistant.core.settings import Settings, offline_env
 from assistant.index.embeddings import make_embedder
@@ -38,7 +38,7 @@ def build_answerer(settings: Settings) -> Answerer:
         return ExtractiveAnswerer(min_relevance=settings.min_relevance)
     if settings.answerer == "llm":
         return LLMAnswerer(build_chat_model(settings), settings.prompts_dir, min_relevance=settings.min_relevance)
-    raise AssistantError(f"未知的回答方式 ASSISTANT_ANSWERER={settings.answerer!r}", "改为 extractive 或 llm")
+    raise error("unknown_answerer", value=settings.answerer)
 
 
 def build_gate(settings: Settings, mode: str | None = None) -> Gate:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from assistant.app.service import AssistantService
 from assistant.core.errors import AssistantError
+from assistant.core.messages import error
 from assistant.core.settings import Settings
 from assistant.core.types import OUTCOMES, Answer, Hit
 from assistant.evaluation import metrics as M
@@ -324,7 +325,7 @@ def fit_gate(
     from assistant.evaluation.gate_fit import fit_gate as fit
 
     if any("heldout" in Path(p).name for p in paths):
-        raise AssistantError("答题门槛从不在保留集（held-out）上拟合", "只用开发集拟合，再用 `assistant eval` 在保留集上检验")
+        raise error("gate_on_heldout")
     rows: list[dict] = []
     for p in paths:
         rows.extend(evaluate(service, load_set(p), mode=mode, progress=progress).rows)
@@ -343,7 +344,7 @@ def gold_problems(service: AssistantService, items: Sequence[QAItem]) -> list[st
 
     gen = current_generation(service.kb_dir)
     if gen is None:
-        raise AssistantError(f"{service.kb_dir} 下没有索引，无法核对标准出处", "先运行 `assistant ingest`")
+        raise error("index_missing_for_gold", path=service.kb_dir)
     chunks, _ = read_chunks(gen)
     return problems(items, chunks)
 

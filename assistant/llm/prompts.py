@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from assistant.core.errors import AssistantError
+from assistant.core.messages import error
 
 
 def load_prompt(prompts_dir: Path, name: str) -> str:
@@ -12,4 +12,4 @@ def load_prompt(prompts_dir: Path, name: str) -> str:
     try:
         return path.read_text(encoding="utf-8").strip()
     except OSError as e:
-        raise AssistantError(f"prompt file {path} is missing", "restore it from the repository or set ASSISTANT_PROMPTS_DIR") from e
+        raise error("prompt_missing", path=path) from e

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from assistant.core.errors import AssistantError
+from assistant.core.messages import error
 from assistant.faces.cli.main import EXTENSIONS, _service, command
 
 MODES = ["bm25", "vector", "hybrid"]
@@ -85,16 +85,16 @@ def cmd_draft(args, settings) -> int:
     if getattr(args, "draft_cmd", None) == "eval":
         return _cmd_eval(args, drafting)
     if not args.topic:
-        raise AssistantError("没有给出主题", '加上 --topic "二、强化责任落实，扛牢全面从严治党主体责任"')
+        raise error("draft_no_topic")
     if args.outline_only:
         print(drafting.propose_outline(args.topic, use_llm=args.llm).text())
         return 0
     if not args.out:
-        raise AssistantError("没有给出输出文件", "加上 --out 草稿.docx（或 --out 草稿.md）")
+        raise error("draft_no_out")
     outline = None
     if args.outline:
         if not args.outline.is_file():
-            raise AssistantError(f"提纲文件 {args.outline} 不存在", "先用 --outline-only > 提纲.txt 生成一份")
+            raise error("outline_file_missing", path=args.outline)
         outline = drafting.parse_outline(args.outline.read_text("utf-8"), args.topic)
 
     def progress(done: int, total: int, heading: str) -> None:

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from assistant.core.errors import AssistantError
+from assistant.core.messages import error
 from assistant.faces.cli.main import EXTENSIONS, _service, command
 
 ACTIONS = ("sweep", "threshold", "check", "fit-gate")
@@ -183,7 +184,7 @@ def _fit_gate(args, settings) -> int:
     from assistant.app.evaluation import fit_gate
 
     if not args.qa:
-        raise AssistantError("`assistant eval fit-gate` 需要开发集", "assistant eval fit-gate evals/sets/dev.jsonl,evals/sets/dev_colloquial.jsonl")
+        raise error("fit_gate_needs_sets")
     fit = fit_gate(_service(settings), _split(args.qa), mode=args.mode, write=args.write, progress=_progress())
     m, report = fit.model, fit.report
     print(f"fitted on {report['questions']} questions ({report['answerable']} answerable, {report['unanswerable']} unanswerable)")
