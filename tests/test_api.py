@@ -280,3 +280,18 @@ def test_login_sessions_and_rate_limit(server):
     assert "登录失败次数过多" in blocked.json()["error"]["message"]
     actions = [e.action for e in server["office"].audit.entries(user_name="李四")]
     assert actions.count("login_failed") == 5 and actions[-1] == "login_throttled"
+
+
+def test_resuming_a_saved_conversation_uses_its_turns(server):
+    api = client(server, "张三")
+    first = api.chat.completions.create(model="制度", messages=[{"role": "user", "content": "一岗双责要求我做什么？"}])
+    assert first.model_extra["query"] == "一岗双责要求我做什么？"
+    follow = "那具体是哪一条规定的？"
+    alone = api.chat.completions.create(model="制度", messages=[{"role": "user", "content": follow}])
+    resumed = api.chat.completions.create(
+        model="制度", messages=[{"role": "user", "content": follow}], extra_body={"conversation_id": first.model_extra["conversation_id"]}
+    )
+    assert alone.model_extra["query"] == follow  # no history: the question as asked
+    assert resumed.model_extra["query"] != follow and "一岗双责" in resumed.model_extra["query"]  # completed from the saved turn
+    turns = server["office"].history.get(server["office"].accounts.get("张三"), first.model_extra["conversation_id"]).turns
+    assert [t.question for t in turns] == ["一岗双责要求我做什么？", follow]

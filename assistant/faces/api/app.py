@@ -12,9 +12,10 @@ session token from /v1/login):
       answer text refers to the citation with that ``n``; ``quote`` is verbatim text of the cited article;
     - ``outcome`` (answer | related | none) and ``outcome_label``; ``related``: articles shown as possibly relevant
       when there is no cited answer (same fields);
+    - ``query``: the standalone query searched (a follow-up question completed from the earlier turns);
     - ``conversation_id`` and ``message_id``: where the turn was saved in the user's history. Send
       ``conversation_id`` back in the request body (``extra_body`` in the openai client) to continue that
-      conversation in the history.
+      conversation; when the messages hold only the new question, the saved turns are its history (resuming).
   Streaming sends only verified text: the answer comes after verification (an LLM's draft is never sent), with
   SSE comment lines as keep-alives while the model writes.
 - ``POST /v1/search``: ``{"query": …, "model" or "kb": …, "k": 6}`` → the retrieved chunks.
@@ -273,6 +274,7 @@ def create_app(settings: Settings, office: Office, services: Services | None = N
             "related": [citation_json(citation_record(c, kb)) for c in answer.related],
             "outcome": answer.outcome,
             "outcome_label": OUTCOME_LABELS[answer.outcome],
+            "query": answer.query,
             "conversation_id": turn.conversation_id,
             "message_id": turn.id,
         }
@@ -289,9 +291,11 @@ def create_app(settings: Settings, office: Office, services: Services | None = N
         kb = pick_kb(user, req.model)
         if req.conversation_id is not None:
             try:
-                office.history.get(user, req.conversation_id)
+                saved = office.history.get(user, req.conversation_id)
             except AssistantError as e:
                 raise ApiError(404, str(e), "conversation_not_found") from None
+            if not history:  # only the new question sent: resume from the saved turns
+                history = saved.chat_history()
         service = services.get(kb)
         started = time.perf_counter()
         cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
