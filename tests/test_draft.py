@@ -85,7 +85,7 @@ def test_outline_text_round_trips_and_keeps_the_section_number():
 def test_outline_without_headings_is_a_one_line_error():
     from assistant.core.errors import AssistantError
 
-    with pytest.raises(AssistantError, match="no headings"):
+    with pytest.raises(AssistantError, match="提纲中没有标题"):
         parse_outline("\n  \n")
 
 
@@ -345,7 +345,7 @@ def test_cli_errors_are_one_line(kb, tmp_path, capsys):
     assert capsys.readouterr().err.startswith("错误：没有给出输出文件 — 加上 --out")
     assert main(_cli(kb, "--topic", SECTION, "--facts", str(tmp_path / "none.md"), "--out", str(tmp_path / "d.docx"))) == 2
     err = capsys.readouterr().err
-    assert err.startswith("错误：facts file") and err.count("\n") == 1
+    assert err.startswith("错误：事实材料文件") and err.count("\n") == 1
 
 
 def test_cli_draft_eval_prints_coverage_and_citation_share(kb, tmp_path, capsys):

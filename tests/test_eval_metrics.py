@@ -237,17 +237,17 @@ def test_load_qa_accepts_the_format_and_reports_errors(tmp_path):
     assert items[0].as_dict() == lines[0]
 
     cases = {
-        '{"id": "x", "question": "q", "answerable": true}': "gold source",
+        '{"id": "x", "question": "q", "answerable": true}': "gold 出处",
         '{"id": "x", "question": "q", "answerable": false, "type": "policy"}': "unanswerable",
-        '{"id": "x", "question": "q", "answerable": "yes"}': "true or false",
-        '{"id": "x", "question": "q", "answerable": false, "colour": 1}': "unknown field",
-        '{"id": "x", "question": "q", "answerable": false}\n{"id": "x", "question": "q", "answerable": false}': "duplicate",
-        "not json": "not valid JSON",
+        '{"id": "x", "question": "q", "answerable": "yes"}': "true 或 false",
+        '{"id": "x", "question": "q", "answerable": false, "colour": 1}': "未知字段",
+        '{"id": "x", "question": "q", "answerable": false}\n{"id": "x", "question": "q", "answerable": false}': "重复",
+        "not json": "不是有效的 JSON",
     }
     for text, expected in cases.items():
         bad = tmp_path / "bad.jsonl"
         bad.write_text(text + "\n", "utf-8")
         with pytest.raises(AssistantError, match=expected):
             load_qa(bad)
-    with pytest.raises(AssistantError, match="not found"):
+    with pytest.raises(AssistantError, match="不存在"):
         load_qa(tmp_path / "missing.jsonl")

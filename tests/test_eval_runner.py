@@ -118,9 +118,9 @@ def test_cli_eval_errors_are_one_line(tiny, capsys, tmp_path):
     base = ["--knowledge-dir", str(settings.knowledge_dir), "--index-dir", str(settings.index_dir), "--embedder", "hash"]
     assert main(base + ["eval", str(tmp_path / "nope.jsonl")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("错误：") and "not found" in err and "\n" not in err
+    assert err.startswith("错误：") and "不存在" in err and "\n" not in err
     assert main(base + ["eval", "sweep"]) == 2
-    assert "needs a Q&A file" in capsys.readouterr().err
+    assert "需要一个问答集文件" in capsys.readouterr().err
 
 
 def test_sweep_builds_an_index_per_embedder_and_reuses_a_matching_one(tiny, tmp_path, capsys):

@@ -145,7 +145,7 @@ def test_remove_by_name_or_title_and_rebuild(env, capsys):
     status = {d["path"]: d["status"] for d in json_out(capsys)["documents"]}
     assert status == {"uploads/责任清单.xlsx": "indexed", "作风规定.md": "excluded"}
     assert run("kb", "remove", "不存在") == 2
-    assert "错误：不存在: not in knowledge base default — see `assistant kb list` for the names" in capsys.readouterr().err
+    assert "错误：知识库“default”中没有“不存在” — 用 `assistant kb list` 查看文档名称" in capsys.readouterr().err
     assert run("kb", "rebuild", "--json") == 0
     rebuilt = json_out(capsys)
     assert rebuilt["chunks"] == rebuilt["embedded"] == 2

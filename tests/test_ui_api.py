@@ -24,9 +24,9 @@ def test_launch_is_local_only_by_default():
 def test_launch_auth_needs_user_and_password():
     kw = launch_kwargs(Settings(auth_user="admin", auth_password=SecretStr("s3cret")))
     assert kw["auth"] == ("admin", "s3cret")
-    with pytest.raises(AssistantError, match="both"):
+    with pytest.raises(AssistantError, match="同时设置"):
         launch_kwargs(Settings(auth_user="admin"))
-    with pytest.raises(AssistantError, match="both"):
+    with pytest.raises(AssistantError, match="同时设置"):
         launch_kwargs(Settings(auth_password=SecretStr("x")))
 
 
@@ -112,7 +112,7 @@ def test_ask_endpoint_through_gradio_client_with_login(tmp_path):
         assert follow["question"] == "纪检监察机关呢？"
         assert all(c["quote"] in regulation for c in follow["citations"])
 
-        with pytest.raises(Exception, match="empty"):
+        with pytest.raises(Exception, match="问题为空"):
             client.predict("  ", None, "", api_name="/ask")
 
 
@@ -178,5 +178,5 @@ def test_serve_on_a_busy_port_is_one_error_line(tmp_path, monkeypatch, capsys):
         code = main(["--knowledge-dir", str(tmp_path), "serve", "--no-ingest", "--port", str(s.getsockname()[1])])
     err = capsys.readouterr().err
     assert code == 2
-    assert err.strip().splitlines()[-1].startswith("错误：cannot listen on 127.0.0.1:"), err
+    assert err.strip().splitlines()[-1].startswith("错误：无法在 127.0.0.1:"), err
     assert "正在更新索引" not in err  # --no-ingest

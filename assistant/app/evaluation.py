@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.app.service import AssistantService
-from assistant.core.errors import AssistantError
 from assistant.core.messages import error
 from assistant.core.settings import Settings
 from assistant.core.types import OUTCOMES, Answer, Hit
@@ -181,7 +180,7 @@ def evaluate(
 ) -> Run:
     """Ask every question: top-10 search (retrieval metrics) and service.ask (answer metrics, timed end to end)."""
     if not items:
-        raise AssistantError("the Q&A set is empty", "add questions to the set")
+        raise error("qa_set_empty")
     settings: Settings = service.settings
     mode = mode or settings.mode
     note = progress or (lambda frac, desc: None)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from assistant.answering.gate import Gate
 from assistant.core.errors import AssistantError, IngestError
+from assistant.core.messages import error
 from assistant.core.protocols import Answerer, Embedder
 from assistant.core.settings import Settings
 from assistant.core.types import DOC_KINDS, Answer, Decision, Hit
@@ -123,7 +124,7 @@ class AssistantService:
         upload restored), so the uploads folder only holds what the index holds.
         """
         if kind and kind not in DOC_KINDS:
-            raise AssistantError(f"unknown document kind {kind!r}", f"use one of: {', '.join(DOC_KINDS)}")
+            raise error("unknown_kind", kind=kind, allowed="、".join(DOC_KINDS))
         check_required(self.sources())  # before copying anything: the ingest would refuse
         self.uploads_dir.mkdir(parents=True, exist_ok=True)
         kinds = self._kinds()
@@ -191,8 +192,8 @@ class AssistantService:
             if len(found) == 1:
                 return found[0]
             if len(found) > 1:
-                raise AssistantError(f"{name}: matches several documents ({', '.join(found)})", "give the full path shown by `assistant kb list`")
-        raise AssistantError(f"{name}: not in knowledge base {self.settings.kb}", "see `assistant kb list` for the names")
+                raise error("doc_ambiguous", name=name, found="、".join(found))
+        raise error("doc_not_found", name=name, kb=self.settings.kb)
 
     def remove_file(self, rel: str, progress: Progress | None = None) -> IngestReport:
         rel = self.resolve(rel)
@@ -268,7 +269,7 @@ class AssistantService:
         """Top-k hits; ``kinds`` keeps only chunks of those document kinds (drafting asks for regulations or lists).
         ``extra``: rewordings searched beside the question (default: the LLM's regulation wording, when configured)."""
         if not query.strip():
-            raise AssistantError("the question is empty", "type a question")
+            raise error("empty_question")
         extra = self.reworded(query) if extra is None else extra
         mode = mode or self.settings.mode
         reader = self.reader()

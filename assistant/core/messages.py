@@ -20,7 +20,36 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # ---------------------------------------------------------------- evaluation
     "gate_on_heldout": ("答题门槛从不在保留集（held-out）上拟合", "只用开发集拟合，再用 `assistant eval` 在保留集上检验"),
     "fit_gate_needs_sets": ("`assistant eval fit-gate` 需要开发集", "assistant eval fit-gate evals/sets/dev.jsonl,evals/sets/dev_colloquial.jsonl"),
+    # ---------------------------------------------------------------- knowledge base (app)
+    "unknown_kind": ("未知的文档类别 {kind!r}", "改用以下之一：{allowed}"),
+    "doc_ambiguous": ("“{name}”对应多个文档（{found}）", "改用 `assistant kb list` 显示的完整路径"),
+    "doc_not_found": ("知识库“{kb}”中没有“{name}”", "用 `assistant kb list` 查看文档名称"),
+    "empty_question": ("问题为空", "请输入问题"),
+    "no_index_at": ("{path} 下没有索引", "先运行 `assistant ingest`"),
+    "kb_unknown_verb": ("未知的 kb 子命令 {verb}", "改用 list、add、remove、rebuild、stats 或 repair"),
+    # ---------------------------------------------------------------- evaluation sets
+    "qa_set_empty": ("问答集为空", "在问答集文件中加入问题（每行一个 JSON 对象）"),
+    "qa_set_not_found": ("问答集 {path} 不存在", "给出 .jsonl 文件的路径，例如 evals/sets/dev.jsonl"),
+    "qa_set_no_questions": ("问答集 {path} 中没有问题", "每行写一个 JSON 对象，格式见 evals/README.md"),
+    "qa_line_invalid": ("问答集 {where} 有误：{problem}", "问答集格式见 evals/README.md"),
+    "eval_needs_set": ("`assistant eval {action}` 需要一个问答集文件", "例如 assistant eval {action} evals/sets/dev.jsonl"),
+    "list_unknown_values": ("未知的取值：{bad}", "改用以下取值中的若干个，以逗号分隔：{allowed}"),
+    "list_empty": ("列表为空", "给出以逗号分隔的取值"),
+    "eval_no_set_chosen": ("没有选择问答集", "在列表中选择一个问答集，或上传 .jsonl 文件"),
     # ---------------------------------------------------------------- drafting
+    "topic_empty": ("主题为空", "请输入主题，例如：二、强化责任落实，扛牢全面从严治党主体责任"),
+    "topics_file_missing": ("主题文件 {path} 不存在", "格式见 evals/draft_topics.jsonl"),
+    "topics_line_not_json": ("{name} 第 {line} 行不是 JSON（{detail}）", "每行写一个 JSON 对象"),
+    "topics_line_incomplete": ("{name} 第 {line} 行缺少 topic 或 reference", '写成 {{"topic": …, "reference": […]}}'),
+    "unknown_font_set": ("未知的字体方案 {fonts!r}", "改用 gb（方正小标宋/仿宋_GB2312）或 common（宋体/仿宋/楷体）"),
+    "cannot_write": ("无法写入 {path}：{reason}", "检查文件夹是否存在、文件是否正在 Word 中打开"),
+    "facts_file_missing": ("事实材料文件 {path} 不存在", "检查 --facts 给出的路径"),
+    "facts_file_type": ("{name}：不支持的事实材料文件类型 {suffix}", "改用 .md .txt .docx .xlsx 或 .csv"),
+    "outline_no_headings": ("提纲中没有标题", "每行写一个标题，例如 一、… /（一）… / 一是…"),
+    # ---------------------------------------------------------------- serving
+    "cannot_listen": ("无法在 {host}:{port} 上监听（{detail}）", "先停止占用该端口的服务，或用 --port 指定其他端口"),
+    "login_incomplete": ("网页登录需要同时设置用户名和密码", "同时设置 ASSISTANT_AUTH_USER 和 ASSISTANT_AUTH_PASSWORD，或都不设置"),
+    # ---------------------------------------------------------------- drafting (CLI)
     "draft_no_topic": ("没有给出主题", '加上 --topic "二、强化责任落实，扛牢全面从严治党主体责任"'),
     "draft_no_out": ("没有给出输出文件", "加上 --out 草稿.docx（或 --out 草稿.md）"),
     "outline_file_missing": ("提纲文件 {path} 不存在", "先用 --outline-only > 提纲.txt 生成一份"),

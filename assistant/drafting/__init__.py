@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from assistant.core.errors import AssistantError
+from assistant.core.messages import error
 from assistant.core.protocols import ChatModel
 from assistant.core.types import Chunk
 from assistant.drafting.check import check_draft
@@ -55,7 +55,7 @@ def draft(
     ``facts``: facts files (or already loaded fact chunks) — the only source of the unit's figures."""
     topic = (topic or "").strip()
     if not topic:
-        raise AssistantError("the topic is empty", "give a topic, e.g. 二、强化责任落实，扛牢全面从严治党主体责任")
+        raise error("topic_empty")
     fact_chunks = _facts(facts)
     if outline is None:
         outline = propose_outline(service, topic, chat_model)

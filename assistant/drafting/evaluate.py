@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from assistant.core.errors import AssistantError
+from assistant.core.messages import error
 from assistant.core.protocols import ChatModel
 from assistant.core.types import MARKER, UNSUPPORTED_MARK
 from assistant.drafting.check import PLACEHOLDER
@@ -27,7 +27,7 @@ def load_topics(path: Path) -> list[dict]:
     """JSONL: {"topic": str, "reference": ["一、…", "（一）…"], "facts": "file relative to the JSONL" (optional)}."""
     path = Path(path)
     if not path.is_file():
-        raise AssistantError(f"topics file {path} does not exist", "see evals/draft_topics.jsonl for the format")
+        raise error("topics_file_missing", path=path)
     topics = []
     for n, line in enumerate(path.read_text("utf-8").splitlines(), 1):
         if not line.strip():
@@ -35,9 +35,9 @@ def load_topics(path: Path) -> list[dict]:
         try:
             item = json.loads(line)
         except json.JSONDecodeError as e:
-            raise AssistantError(f"{path.name} line {n} is not JSON ({e.msg})", "one JSON object per line") from e
+            raise error("topics_line_not_json", name=path.name, line=n, detail=e.msg) from e
         if not item.get("topic") or not item.get("reference"):
-            raise AssistantError(f"{path.name} line {n} lacks topic or reference", 'write {"topic": …, "reference": […]}')
+            raise error("topics_line_incomplete", name=path.name, line=n)
         if item.get("facts"):
             item["facts"] = str((path.parent / item["facts"]).resolve())
         topics.append(item)

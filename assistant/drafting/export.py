@@ -19,7 +19,7 @@ from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
 from docx.text.paragraph import Paragraph as DocxParagraph
 
-from assistant.core.errors import AssistantError
+from assistant.core.messages import error
 from assistant.core.types import MARKER, UNSUPPORTED_MARK
 from assistant.drafting.check import PLACEHOLDER
 from assistant.drafting.model import Draft
@@ -231,7 +231,7 @@ def _body(paragraph: DocxParagraph, text: str) -> None:
 def to_docx(draft: Draft, path: Path | str, fonts: str = "gb") -> Path:
     """Write the draft, then the sources appendix on a new page. ``fonts``: gb | common."""
     if fonts not in ("gb", "common"):
-        raise AssistantError(f"unknown font set {fonts!r}", "use gb (方正/仿宋_GB2312) or common (宋体/仿宋/楷体)")
+        raise error("unknown_font_set", fonts=fonts)
     path = Path(path)
     doc = new_document()
     _setup(doc, fonts)
@@ -256,7 +256,7 @@ def to_docx(draft: Draft, path: Path | str, fonts: str = "gb") -> Path:
     try:
         doc.save(str(path))
     except OSError as e:
-        raise AssistantError(f"cannot write {path}: {e.strerror}", "check the folder exists and the file is not open in Word") from e
+        raise error("cannot_write", path=path, reason=e.strerror) from e
     return path
 
 

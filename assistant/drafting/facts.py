@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
-from assistant.core.errors import AssistantError
+from assistant.core.messages import error
 from assistant.core.types import Chunk, Document
 from assistant.ingest.chunking import chunk_document
 from assistant.ingest.loaders import load_document, supported
@@ -72,9 +72,9 @@ def load_facts(paths: Iterable[Path | str] = (), text: str = "") -> tuple[Chunk,
     for p in paths:
         path = Path(p)
         if not path.is_file():
-            raise AssistantError(f"facts file {path} does not exist", "check the path given to --facts")
+            raise error("facts_file_missing", path=path)
         if not supported(path):
-            raise AssistantError(f"{path.name}: unsupported facts file type {path.suffix or '(none)'}", "use .md .txt .docx .xlsx or .csv")
+            raise error("facts_file_type", name=path.name, suffix=path.suffix or "（无扩展名）")
         doc = load_document(path, path.parent)
         if doc.rows:  # a table: one fact per row, with its columns kept
             out.extend(_as_user_fact(c) for c in chunk_document(doc))

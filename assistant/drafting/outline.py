@@ -12,6 +12,7 @@ from pathlib import Path
 
 from assistant.answering.verify import overlap
 from assistant.core.errors import AssistantError
+from assistant.core.messages import error
 from assistant.core.protocols import ChatModel
 from assistant.core.types import Chunk
 from assistant.drafting.model import Heading, Outline
@@ -107,7 +108,7 @@ def parse_outline(text: str, topic: str = "") -> Outline:
             start = num or 1
         headings.append(Heading(level, body))
     if not headings:
-        raise AssistantError("the outline has no headings", "write one heading per line, e.g. 一、… / （一）… / 一是…")
+        raise error("outline_no_headings")
     if not title and topic and not is_section_topic(topic):
         title = normalize(topic).strip()
     return Outline(title=title, headings=tuple(headings), start=start or 1, source="用户提纲")
@@ -188,7 +189,7 @@ def default_outline(prompts_dir: Path) -> ReportOutline:
     """The built-in skeleton, used when the knowledge base holds no past report to learn from."""
     path = prompts_dir / "draft_outline_default.txt"
     if not path.is_file():
-        raise AssistantError(f"missing prompt file {path}", "restore prompts/ from the repository")
+        raise error("prompt_missing", path=path)
     o = parse_outline(path.read_text("utf-8"))
     items: list[tuple[str, list[str]]] = []
     for h in o.headings:
@@ -293,7 +294,7 @@ def template_outline(service, topic: str, style: Style, prompts_dir: Path) -> Ou
 def load_prompt(prompts_dir: Path, name: str) -> str:
     path = prompts_dir / name
     if not path.is_file():
-        raise AssistantError(f"missing prompt file {path}", "restore prompts/ from the repository")
+        raise error("prompt_missing", path=path)
     return path.read_text("utf-8")
 
 
@@ -379,7 +380,7 @@ def propose_outline(service, topic: str, chat_model: ChatModel | None = None) ->
     proposes one only when settings.draft_llm_outline is on (it measured worse than the learned outline)."""
     topic = normalize(topic or "").strip()
     if not topic:
-        raise AssistantError("the topic is empty", "type a topic, e.g. 二、强化责任落实，扛牢全面从严治党主体责任")
+        raise error("topic_empty")
     prompts_dir = service.settings.prompts_dir
     style = learn_style(report_chunks(service))
     outline = template_outline(service, topic, style, prompts_dir)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.core.errors import AssistantError
+from assistant.core.messages import error
 from assistant.core.resources import PROJECT_ROOT
 from assistant.core.types import Chunk
 
@@ -59,51 +60,51 @@ class QAItem:
 
 
 def _fail(where: str, message: str) -> AssistantError:
-    return AssistantError(f"{where}: {message}", "see evals/README.md for the Q&A format")
+    return error("qa_line_invalid", where=where, problem=message)
 
 
 def parse_item(data: object, where: str = "item") -> QAItem:
     """Validate one decoded JSON object; every problem is reported with its location."""
     if not isinstance(data, dict):
-        raise _fail(where, "each line must be a JSON object")
+        raise _fail(where, "每行必须是一个 JSON 对象")
     unknown = set(data) - _FIELDS
     if unknown:
-        raise _fail(where, f"unknown field(s) {', '.join(sorted(unknown))}")
+        raise _fail(where, f"未知字段 {'、'.join(sorted(unknown))}")
     for key in ("id", "question", "answerable"):
         if key not in data:
-            raise _fail(where, f"missing field {key!r}")
+            raise _fail(where, f"缺少字段 {key!r}")
     if not isinstance(data["id"], str | int) or not str(data["id"]).strip():
-        raise _fail(where, "'id' must be a non-empty string")
+        raise _fail(where, "id 必须是非空字符串")
     if not isinstance(data["question"], str) or not data["question"].strip():
-        raise _fail(where, "'question' must be a non-empty string")
+        raise _fail(where, "question 必须是非空字符串")
     if not isinstance(data["answerable"], bool):
-        raise _fail(where, "'answerable' must be true or false")
+        raise _fail(where, "answerable 必须是 true 或 false")
     gold_raw = data.get("gold", [])
     if not isinstance(gold_raw, list):
-        raise _fail(where, "'gold' must be a list of {doc, article}")
+        raise _fail(where, "gold 必须是 {doc, article} 的列表")
     gold = []
     for g in gold_raw:
         if not isinstance(g, dict) or not isinstance(g.get("doc"), str) or not g["doc"].strip():
-            raise _fail(where, "each gold source needs a non-empty 'doc'")
+            raise _fail(where, "每个 gold 出处都需要非空的 doc")
         if set(g) - {"doc", "article"}:
-            raise _fail(where, f"gold source fields are doc and article, got {sorted(g)}")
+            raise _fail(where, f"gold 出处的字段只能是 doc 和 article，实际为 {sorted(g)}")
         article = g.get("article", "")
         if not isinstance(article, str):
-            raise _fail(where, "gold 'article' must be a string such as 第八条")
+            raise _fail(where, "gold 的 article 必须是“第八条”这样的字符串")
         gold.append(GoldSource(g["doc"].strip(), article.strip()))
     keypoints = data.get("keypoints", [])
     if not isinstance(keypoints, list) or not all(isinstance(k, str) and k.strip() for k in keypoints):
-        raise _fail(where, "'keypoints' must be a list of non-empty strings")
+        raise _fail(where, "keypoints 必须是非空字符串的列表")
     qtype = data.get("type", "unanswerable" if not data["answerable"] else "policy")
     if qtype not in TYPES:
-        raise _fail(where, f"'type' must be one of {', '.join(TYPES)}")
+        raise _fail(where, f"type 必须是以下之一：{'、'.join(TYPES)}")
     if data["answerable"] and not gold:
-        raise _fail(where, "an answerable question needs at least one gold source")
+        raise _fail(where, "可回答的问题至少需要一个 gold 出处")
     if not data["answerable"] and qtype != "unanswerable":
-        raise _fail(where, "an unanswerable question must have type 'unanswerable'")
+        raise _fail(where, "不可回答的问题 type 必须是 unanswerable")
     all_required = data.get("all_required", False)
     if not isinstance(all_required, bool):
-        raise _fail(where, "'all_required' must be true or false")
+        raise _fail(where, "all_required 必须是 true 或 false")
     return QAItem(
         id=str(data["id"]).strip(),
         question=data["question"].strip(),
@@ -121,7 +122,7 @@ def load_qa(path: str | Path) -> list[QAItem]:
     """Read a JSONL Q&A set from any path. Blank lines and lines starting with // are skipped."""
     path = Path(path)
     if not path.is_file():
-        raise AssistantError(f"Q&A set {path} not found", "give the path of a .jsonl file (e.g. evals/sets/dev.jsonl)")
+        raise error("qa_set_not_found", path=path)
     items: list[QAItem] = []
     seen: set[str] = set()
     for n, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
@@ -131,14 +132,14 @@ def load_qa(path: str | Path) -> list[QAItem]:
         try:
             data = json.loads(line)
         except json.JSONDecodeError as e:
-            raise _fail(where, f"not valid JSON ({e.msg})") from None
+            raise _fail(where, f"不是有效的 JSON（{e.msg}）") from None
         item = parse_item(data, where)
         if item.id in seen:
-            raise _fail(where, f"duplicate id {item.id!r}")
+            raise _fail(where, f"重复的 id {item.id!r}")
         seen.add(item.id)
         items.append(item)
     if not items:
-        raise AssistantError(f"Q&A set {path} has no questions", "add one JSON object per line")
+        raise error("qa_set_no_questions", path=path)
     return items
 
 

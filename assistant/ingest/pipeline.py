@@ -14,6 +14,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from assistant.core.errors import AssistantError, IngestError, one_line, shown_name
+from assistant.core.messages import error
 from assistant.core.protocols import Embedder
 from assistant.core.resources import RESOURCES
 from assistant.core.types import Chunk
@@ -29,6 +30,7 @@ from assistant.index.store import (
 )
 from assistant.ingest.chunking import CHUNKER_VERSION, chunk_document
 from assistant.ingest.loaders import LOADERS, check_size, file_hash, load_document, supported
+from assistant.ingest.ocr import LOW_CONFIDENCE, page_progress
 from assistant.text import tokenize
 from assistant.text.thesaurus import is_thesaurus_file
 
@@ -162,6 +164,16 @@ def label_versions(chunks: list[Chunk]) -> list[Chunk]:
     return out
 
 
+def _ocr_note(note: Progress, bar: tqdm, n: int, count: int, rel: str) -> Callable[[int, int], None]:
+    """Progress within a file read page by page by OCR: the file's share of the reading half, and the bar's postfix."""
+
+    def done_pages(done: int, total: int) -> None:
+        note(0.5 * (n + done / max(total, 1)) / max(count, 1), f"reading {rel}（OCR 第 {done}/{total} 页）")
+        bar.set_postfix_str(f"OCR {done}/{total}" if done < total else "")
+
+    return done_pages
+
+
 def ingest(
     sources: Sequence[Source],
     kb_dir: Path,
@@ -267,7 +279,8 @@ def ingest(
                 continue
             changed = True
             try:
-                doc = load_document(path, root, kind=kind)
+                with page_progress(_ocr_note(note, bar, n, len(files), rel)):
+                    doc = load_document(path, root, kind=kind)
                 doc = dataclasses.replace(doc, source=rel)
                 chunks = chunk_document(doc, max_chars=max_chars)
                 if not chunks:
@@ -299,6 +312,8 @@ def ingest(
                 "chunks": len(chunks),
                 "warnings": list(doc.warnings),
             }
+            if doc.ocr_pages:
+                manifest_files[rel]["ocr_pages"] = [list(p) for p in doc.ocr_pages]  # (page, confidence) read by OCR
             results.append(FileResult(rel, "updated" if old else "added", len(chunks), title=doc.title, kind=doc.kind))
         removed = [r for r in prev_manifest["files"] if r not in manifest_files and r not in {f.path for f in results if f.status == "failed"}]
         changed = changed or failed_memo != prev_failed  # a failure appeared, changed or went away
@@ -390,6 +405,8 @@ def document_status(
         entry = {"path": rel, "status": "", "kind": "", "title": "", "chunks": 0, "error": "", "warnings": []}
         old = indexed.get(rel) or {}
         entry.update(kind=old.get("kind", ""), title=old.get("title", ""), chunks=old.get("chunks", 0), warnings=old.get("warnings", []))
+        if old.get("ocr_pages"):  # (page, confidence) read by OCR; ocr_low: those to check against the original
+            entry.update(ocr_pages=old["ocr_pages"], ocr_low=[p for p in old["ocr_pages"] if p[1] < LOW_CONFIDENCE])
         if rel in excluded:
             entry.update(status="excluded", error="已从知识库移除（文件本身保留）")
             out.append(entry)
@@ -425,5 +442,5 @@ def document_status(
 def require_index(kb_dir: Path) -> Path:
     gen = current_generation(kb_dir)
     if gen is None:
-        raise AssistantError(f"no index at {kb_dir}", "run `assistant ingest` first")
+        raise error("no_index_at", path=kb_dir)
     return gen

@@ -13,7 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-from assistant.core.errors import AssistantError
 from assistant.core.messages import error
 from assistant.faces.cli.main import EXTENSIONS, _service, command
 
@@ -60,9 +59,7 @@ def _load(args):
 
     path = args.qa if args.target in ACTIONS else args.target
     if not path:
-        raise AssistantError(
-            f"`assistant eval {args.target}` needs a Q&A file", f"assistant eval {args.target} evals/sets/dev.jsonl"
-        )
+        raise error("eval_needs_set", action=args.target)
     items = load_set(path)
     if args.limit:
         items = items[: args.limit]
@@ -78,9 +75,9 @@ def _split(value: str, allowed: tuple[str, ...] | None = None) -> list[str]:
     if allowed:
         bad = [p for p in parts if p not in allowed]
         if bad:
-            raise AssistantError(f"unknown value(s) {', '.join(bad)}", f"use a comma-separated subset of {','.join(allowed)}")
+            raise error("list_unknown_values", bad="、".join(bad), allowed=",".join(allowed))
     if not parts:
-        raise AssistantError("empty list", "give comma-separated values")
+        raise error("list_empty")
     return parts
 
 

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from assistant.core.errors import AssistantError
+from assistant.core.messages import error
 from assistant.core.types import DOC_KINDS
 from assistant.faces.cli.main import EXTENSIONS, _service, command
 
@@ -103,7 +103,7 @@ def cmd_kb(args, settings) -> int:
         return _stats(svc, args.json)
     if verb == "repair":
         return _repair(svc, args.json)
-    raise AssistantError(f"unknown kb command {verb}", "use list, add, remove, rebuild, stats or repair")
+    raise error("kb_unknown_verb", verb=verb)
 
 
 def _repair(svc, as_json: bool) -> int:
@@ -139,6 +139,12 @@ def _list(svc, as_json: bool) -> int:
         print(f"{STATUS.get(e['status'], e['status']):<6} {KINDS.get(e['kind'], e['kind']):<5} {e['path']}{chunks}{title}")
         for w in e.get("warnings") or []:
             print(f"       注意：{w}")
+        if e.get("ocr_pages"):
+            confs = [c for _page, c in e["ocr_pages"]]
+            print(f"       OCR 识别 {len(confs)} 页，置信度 {min(confs):.2f}–{max(confs):.2f}")
+        if e.get("ocr_low"):
+            low = "、".join(f"第 {page} 页（{c:.2f}）" for page, c in e["ocr_low"][:10]) + (" 等" if len(e["ocr_low"]) > 10 else "")
+            print(f"       注意：OCR 置信度低：{low}，文字可能有误 — 对照原件核对；或换更清晰端正的扫描件（300 dpi 以上）替换后运行 `assistant ingest`")
     problems = [e for e in entries if e["status"] in PROBLEMS or e["status"] == "excluded"]
     if problems:
         print("\n未入库：")

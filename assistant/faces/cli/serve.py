@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from assistant.core.errors import AssistantError
+from assistant.core.messages import error
 from assistant.faces.cli.main import EXTENSIONS, _service, command
 
 
@@ -54,7 +55,7 @@ def cmd_serve(args, settings) -> int:
     try:
         _app, url, _ = launch(demo, settings, quiet=True, prevent_thread_lock=True)
     except OSError as e:  # gradio reports a busy port as OSError
-        raise AssistantError(f"cannot listen on {settings.host}:{settings.port} ({e})", "stop the other server or use --port N") from e
+        raise error("cannot_listen", host=settings.host, port=settings.port, detail=e) from e
     print(f"在浏览器中打开 {url}  （Ctrl-C 退出）", file=sys.stderr)
     demo.block_thread()
     return 0

@@ -13,6 +13,7 @@ import gradio as gr
 
 from assistant.app.service import AssistantService
 from assistant.core.errors import AssistantError
+from assistant.core.messages import error
 from assistant.core.settings import Settings, offline_env
 from assistant.core.types import Answer
 from assistant.faces.ui import render
@@ -370,7 +371,7 @@ def launch_kwargs(settings: Settings) -> dict:
     }
     user, password = settings.auth_user, settings.auth_password.get_secret_value()
     if bool(user) != bool(password):
-        raise AssistantError("web login needs both a user name and a password", "set both ASSISTANT_AUTH_USER and ASSISTANT_AUTH_PASSWORD, or neither")
+        raise error("login_incomplete")
     if user:
         kwargs["auth"] = (user, password)
         kwargs["auth_message"] = "请输入用户名和密码"

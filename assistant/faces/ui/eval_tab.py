@@ -10,6 +10,7 @@ import gradio as gr
 
 from assistant.app.service import AssistantService
 from assistant.core.errors import AssistantError
+from assistant.core.messages import error
 from assistant.faces.ui.app import guarded
 
 MODES = [("混合检索", "hybrid"), ("关键词（BM25）", "bm25"), ("向量检索", "vector")]
@@ -30,7 +31,7 @@ def _resolve_set(name: str | None, upload: str | None) -> Path:
         return Path(upload)
     if name:
         return sets_dir() / name
-    raise AssistantError("no Q&A set chosen", "pick a set or upload a .jsonl file")
+    raise error("eval_no_set_chosen")
 
 
 def run_eval(service: AssistantService, set_name, upload, mode, limit, runs, progress=None):
