@@ -6,6 +6,9 @@ database is SQLite, then a throwaway PostgreSQL cluster (skipped when its binari
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import threading
 import time
 
@@ -259,6 +262,21 @@ def test_history_feedback_and_stats_endpoints(server):
     assert theirs.status_code == 404
 
     assert httpx.get(f"{url}/admin/stats", headers=zs_headers, timeout=30).status_code == 403
+    assert httpx.get(f"{url}/admin/feedback", headers=zs_headers, timeout=30).status_code == 403
+    pending = httpx.get(f"{url}/admin/feedback", params={"status": "new"}, headers=admin_headers, timeout=30).json()["data"]
+    mine = next(f for f in pending if f["id"] == fb.json()["id"])
+    assert mine["user"] == "张三" and mine["correct_article"].endswith("第4条") and mine["citations"] == done.model_extra["citations"]
+    reviewed = httpx.post(f"{url}/admin/feedback/{mine['id']}/review", json={"accept": True, "keypoints": ["监督责任"]},
+                          headers=admin_headers, timeout=30)  # fmt: skip
+    assert reviewed.status_code == 200 and reviewed.json()["status"] == "accepted" and reviewed.json()["reviewer"] == "admin"
+    line = json.loads(office.feedback.eval_lines()[-1])
+    assert line["gold"] == [{"doc": DUTY_TITLE, "article": "第四条"}] and line["keypoints"] == ["监督责任"]
+    missing = httpx.post(f"{url}/admin/feedback/999999/review", json={"accept": False}, headers=admin_headers, timeout=30)
+    assert missing.status_code == 404
+    audit_csv = httpx.get(f"{url}/admin/audit.csv", headers=admin_headers, timeout=30)
+    rows = list(csv.DictReader(io.StringIO(audit_csv.content.decode("utf-8-sig"))))
+    assert audit_csv.status_code == 200 and rows[-1]["action"] == "feedback_review" and rows[-1]["user_name"] == "admin"
+    assert any(r["action"] == "ask" and r["question"] == "纪检监察机关履行什么责任？" and r["user_name"] == "张三" for r in rows)
     stats = httpx.get(f"{url}/admin/stats", headers=admin_headers, timeout=30).json()
     asked = office.audit.entries(action="ask")
     assert stats["questions"] == len(asked) and stats["refused"] == sum(e.outcome in ("related", "none") for e in asked)

@@ -22,7 +22,9 @@ session token from /v1/login):
 - ``GET /v1/conversations`` (``?q=`` searches), ``GET|DELETE /v1/conversations/{id}``,
   ``GET /v1/conversations/{id}/export?format=md|docx``, ``DELETE /v1/conversations``: the user's own history;
 - ``POST /v1/feedback``: ``{"message_id", "rating": 1|-1, "comment", "correct_answer", "correct_article"}``;
-- ``GET /v1/admin/stats?days=30``: questions per day, refusal rate, top and refused questions, slowest (admins);
+- admins: ``GET /v1/admin/stats?days=30`` (questions per day, refusal rate, top and refused questions, slowest),
+  ``GET /v1/admin/feedback?status=new``, ``POST /v1/admin/feedback/{id}/review`` ``{"accept", "note",
+  "correct_article", "keypoints"}``, ``GET /v1/admin/audit.csv?days=N``;
 - ``POST /v1/login`` ``{"name", "password"}`` → a session ``token`` usable as the Bearer credential until
   ``expires_at`` (5 failures a minute for one name from one address → 429 with Retry-After); ``POST /v1/logout``.
 
@@ -32,6 +34,7 @@ user's history. Errors have OpenAI's shape: ``{"error": {"message", "type", "cod
 
 from __future__ import annotations
 
+import io
 import json
 import tempfile
 import threading
@@ -52,7 +55,7 @@ from assistant.app.service import AssistantService
 from assistant.core.errors import AssistantError
 from assistant.core.settings import Settings
 from assistant.core.types import OUTCOME_LABELS, Answer, Citation, Hit
-from assistant.office import CitationRecord, ConversationInfo, Office, Turn, UserInfo
+from assistant.office import CitationRecord, ConversationInfo, FeedbackInfo, Office, Turn, UserInfo
 from assistant.office.accounts import KEY_PREFIX, LoginThrottled
 from assistant.office.history import to_docx, to_markdown
 
@@ -85,6 +88,14 @@ class LoginRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     password: str
+
+
+class ReviewRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    accept: bool
+    note: str = ""
+    correct_article: str | None = None
+    keypoints: list[str] | None = None
 
 
 class FeedbackRequest(BaseModel):
@@ -434,10 +445,47 @@ def create_app(settings: Settings, office: Office, services: Services | None = N
 
     # ------------------------------------------------------------------ statistics for admins
 
-    @app.get("/v1/admin/stats")
-    def stats(days: int = Query(30, ge=1, le=3660), utc_offset: int = Query(8, ge=-12, le=14), user: UserInfo = Depends(current_user)) -> dict:  # noqa: B008
+    def admin(user: UserInfo = Depends(current_user)) -> UserInfo:  # noqa: B008
         if not user.is_admin:
-            raise ApiError(403, f"用户 {user.name} 不是管理员，不能查看统计 — 请管理员查看", "admin_only", "permission_error")
+            raise ApiError(403, f"用户 {user.name} 不是管理员，不能使用管理接口 — 请管理员操作", "admin_only", "permission_error")
+        return user
+
+    def feedback_json(f: FeedbackInfo) -> dict[str, Any]:
+        return {
+            "id": f.id, "status": f.status, "rating": f.rating, "user": f.user_name, "message_id": f.message_id,
+            "question": f.question, "answer": f.answer, "outcome": f.outcome, "kbs": list(f.kbs),
+            "citations": [citation_json(c) for c in f.citations], "comment": f.comment,
+            "correct_answer": f.correct_answer, "correct_article": f.correct_article, "keypoints": list(f.keypoints),
+            "reviewer": f.reviewer_name, "review_note": f.review_note,
+            "reviewed_at": f.reviewed_at.isoformat() if f.reviewed_at else None, "created_at": f.created_at.isoformat(),
+        }  # fmt: skip
+
+    @app.get("/v1/admin/feedback")
+    def feedback_list(status: str | None = None, limit: int = Query(200, ge=1, le=1000), user: UserInfo = Depends(admin)) -> dict:  # noqa: B008
+        try:
+            return {"object": "list", "data": [feedback_json(f) for f in office.feedback.entries(status=status, limit=limit)]}
+        except AssistantError as e:
+            raise ApiError(400, str(e), "invalid_status") from None
+
+    @app.post("/v1/admin/feedback/{feedback_id}/review")
+    def feedback_review(feedback_id: int, req: ReviewRequest, user: UserInfo = Depends(admin)) -> dict[str, Any]:  # noqa: B008
+        """Accept (it becomes a line of `assistant feedback export`) or reject a feedback."""
+        try:
+            f = office.feedback.review(user, feedback_id, req.accept, req.note, correct_article=req.correct_article, keypoints=req.keypoints)
+        except AssistantError as e:
+            raise ApiError(404 if "不存在" in e.message else 400, str(e), "invalid_review") from None
+        office.audit.append("feedback_review", user, client="api", detail=f"#{f.id} {f.status}")
+        return feedback_json(f)
+
+    @app.get("/v1/admin/audit.csv")
+    def audit_csv(days: int | None = Query(None, ge=1), user: UserInfo = Depends(admin)) -> Response:  # noqa: B008
+        buf = io.StringIO()
+        office.audit.write_csv(buf, since=datetime.now(UTC) - timedelta(days=days) if days else None)
+        headers = {"Content-Disposition": "attachment; filename=audit.csv"}
+        return Response("\ufeff" + buf.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+
+    @app.get("/v1/admin/stats")
+    def stats(days: int = Query(30, ge=1, le=3660), utc_offset: int = Query(8, ge=-12, le=14), user: UserInfo = Depends(admin)) -> dict:  # noqa: B008
         since = datetime.now(UTC) - timedelta(days=days)
         log = office.audit
         rate = log.refusal_rate(since=since)
