@@ -161,7 +161,7 @@ def test_serve_command_ingests_then_serves(tmp_path):
     err = "".join(lines)
     assert status == 200, (proc.returncode, err)
     assert docs == ["主体责任规定.md"]  # indexed before the server came up
-    assert "正在更新索引" in err and "files: added 1" in err, err
+    assert "正在更新索引" in err and "文件：新增 1" in err, err
     assert f"在浏览器中打开 http://127.0.0.1:{port}" in err, err
 
 @pytest.mark.integration

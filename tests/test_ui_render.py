@@ -116,5 +116,3 @@ def test_knowledge_base_views():
     out = render.stats_html(stats)
     assert "&#60;kb&#62;" in out and "2 个文件" in out and "12 个条块" in out and "2 KB" in out
     assert "上次导入的问题（1）" in out and "&#60;bad&#62;" in out
-    assert render.progress_text("embedding 3/10") == "向量化 3/10"
-    assert render.progress_text("reading uploads/a.md") == "读取 uploads/a.md"

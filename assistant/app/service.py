@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -20,6 +22,8 @@ from assistant.index.store import current_generation, ensure_intact, list_kbs, r
 from assistant.ingest.loaders import LOADERS, check_size, file_hash, supported
 from assistant.ingest.pipeline import FileResult, IngestReport, Progress, Source, check_required, document_status, ingest
 from assistant.text.thesaurus import PACKAGED, Thesaurus, thesaurus_stamp
+
+log = logging.getLogger(__name__)
 
 Rewriter = Callable[[str, Sequence[tuple[str, str]]], str]
 
@@ -112,6 +116,9 @@ class AssistantService:
             force=force,
             bm25=(self.settings.bm25_k1, self.settings.bm25_b),
         )
+        log.info("ingest kb=%s: %d chunks, %d embedded, %d files failed, %.1f s", self.settings.kb, report.chunks, report.embedded, len(report.failures), report.seconds)
+        for f in report.failures:
+            log.warning("ingest kb=%s: %s", self.settings.kb, f.error)
         if self._reader is not None:
             self._reader.refresh()
         return report
@@ -301,10 +308,18 @@ class AssistantService:
 
     def stream_ask(self, question: str, history: Sequence[tuple[str, str]] = (), mode: str | None = None) -> Iterator[str | Answer]:
         """Yield answer text deltas, then the verified Answer. History only shapes the query, never the context."""
+        t0 = time.perf_counter()
         query = self.rewriter(question, history) if history else question
         extra = self.reworded(query)
         hits = self.search(query, mode=mode, extra=extra)
-        yield from self.answerer.stream(question, hits, query=query, decision=self.decide(query, hits, mode, extra))
+        for item in self.answerer.stream(question, hits, query=query, decision=self.decide(query, hits, mode, extra)):
+            if isinstance(item, Answer):
+                # Question text stays out of the log: documents and questions can be sensitive.
+                log.info(
+                    "ask: %d chars, kb=%s, mode=%s, outcome=%s, %d citations, %.0f ms",
+                    len(question), self.settings.kb, mode or self.settings.mode, item.outcome, len(item.citations), 1000 * (time.perf_counter() - t0),
+                )
+            yield item
 
     def gate(self, mode: str | None = None) -> Gate:
         """The answer gate for a retrieval mode (each mode/embedder has its own fitted model)."""

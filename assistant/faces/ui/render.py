@@ -156,14 +156,6 @@ def stats_html(stats: Mapping) -> str:
     return f'<div class="kb-stats">{head}{errs}</div>'
 
 
-def progress_text(desc: str) -> str:
-    """Ingest progress notes are English in the pipeline; show them in Chinese."""
-    for en, zh in (("reading ", "读取 "), ("embedding ", "向量化 "), ("up to date", "索引已是最新"), ("done", "完成")):
-        if desc.startswith(en):
-            return zh + desc[len(en) :]
-    return desc
-
-
 def ingest_html(summary: str, failures: Sequence[str]) -> str:
     rows = "".join(f"<li>{escape(f)}</li>" for f in failures)
     fails = f'<ul class="kb-failures">{rows}</ul>' if failures else ""
