@@ -16,6 +16,7 @@ from assistant.core.messages import error
 from assistant.core.protocols import ChatModel
 from assistant.core.types import Chunk
 from assistant.drafting.model import Heading, Outline
+from assistant.llm.prompts import load_prompt
 from assistant.text import normalize, sentences
 from assistant.text.structure import CN_NUM, H1, H2, cn_to_int
 
@@ -291,13 +292,6 @@ def template_outline(service, topic: str, style: Style, prompts_dir: Path) -> Ou
     return Outline(title=topic, headings=tuple(headings), source=source)
 
 
-def load_prompt(prompts_dir: Path, name: str) -> str:
-    path = prompts_dir / name
-    if not path.is_file():
-        raise error("prompt_missing", path=path)
-    return path.read_text("utf-8")
-
-
 def fill(template: str, **values: str) -> str:
     """str.format without tripping over braces in Chinese source text."""
     for key, value in values.items():
@@ -329,13 +323,13 @@ def llm_outline(service, topic: str, style: Style, prompts_dir: Path, chat_model
         else "写完整报告的提纲：4至7个一级标题（一、二、……），每个一级标题下2至4个二级标题（（一）（二）……）。"
     )
     user = fill(
-        load_prompt(prompts_dir, "draft_outline.txt"),
+        load_prompt(prompts_dir, "draft_outline"),
         topic=topic,
         scope=hint,
         examples=_examples_text(style, default),
         requirements="\n".join(reqs) or "（无）",
     )
-    messages = [("system", load_prompt(prompts_dir, "draft_system.txt")), ("user", user)]
+    messages = [("system", load_prompt(prompts_dir, "draft_system")), ("user", user)]
     try:
         reply = chat_model.complete(messages)
     except Exception as e:  # a model server that is down must not cost the user the offline outline
