@@ -241,7 +241,8 @@ def test_llm_rewords_each_sentence_and_keeps_only_what_its_source_supports(kb):
 
 def test_accept_rewrite_rules():
     from assistant.core.types import Chunk
-    from assistant.drafting.writer import Item, accept_rewrite
+    from assistant.drafting.reword import accept_rewrite
+    from assistant.drafting.template import Item
 
     reg = Chunk(
         id="r", doc_id="d", source="reg.md", title="某某工作规定", kind="regulation", article="第九条",
