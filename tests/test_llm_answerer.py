@@ -6,11 +6,11 @@ import pytest
 
 from assistant.answering.extractive import REFUSAL
 from assistant.answering.llm import INJECTION, REDACTED, LLMAnswerer, attach_markers, clean_markers
-from assistant.answering.scripted import ScriptedChatModel
 from assistant.core.errors import AssistantError
 from assistant.core.settings import PROJECT_ROOT, Settings
 from assistant.core.types import UNSUPPORTED_MARK, Answer, Chunk, Hit
 from assistant.llm.chat import OpenAIChatModel, openai_chat_model
+from assistant.llm.scripted import ScriptedChatModel
 
 PROMPTS = PROJECT_ROOT / "prompts"
 DUTY = Chunk(

@@ -1,10 +1,10 @@
 """Follow-up questions become standalone retrieval queries; history itself never reaches retrieval or the prompt."""
 
 from assistant.answering.rewrite import LLMRewriter, heuristic_rewrite, is_follow_up, pairs
-from assistant.answering.scripted import ScriptedChatModel
 from assistant.app.compose import build_rewriter
 from assistant.core.errors import AssistantError
 from assistant.core.settings import PROJECT_ROOT, Settings
+from assistant.llm.scripted import ScriptedChatModel
 from assistant.text import query_tokens
 
 PROMPTS = PROJECT_ROOT / "prompts"
@@ -95,7 +95,7 @@ def test_service_retrieves_with_rewritten_query_only(hash_service):
 def test_regulation_rewording_is_checked_and_searched_beside_the_question(hash_service):
     """The LLM's regulation wording is used only when it asks rather than answers, and is then searched too."""
     from assistant.answering.rewrite import RegulationRewriter
-    from assistant.answering.scripted import ScriptedChatModel as ScriptedChat
+    from assistant.llm.scripted import ScriptedChatModel as ScriptedChat
 
     (hash_service.settings.knowledge_dir / "rule.md").write_text(
         "# 某单位规定（示例）\n\n## 第一章 总则\n\n第一条 党员收受礼金的，给予警告处分。\n\n第二条 党员干部应当按时参加组织生活。\n\n"

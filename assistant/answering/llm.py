@@ -13,17 +13,12 @@ from pathlib import Path
 
 from assistant.answering.extractive import legacy_decision, refusal, related_answer, superseded_warnings
 from assistant.answering.verify import _CLAIM, overlap, supports, verify
+from assistant.core.protocols import ChatModel
 from assistant.core.types import MARKER, Answer, Chunk, Decision, Hit
 from assistant.llm.prompts import load_prompt
 from assistant.text import query_tokens, sentences
 
 NO_BASIS = "知识库中没有依据"
-
-
-# ---------------------------------------------------------------------------------------------- chat models
-
-
-# ---------------------------------------------------------------------------------------------- answers
 
 # Small models write 【1】, ［1］, [1, 2] or [资料1]; fold them to [1][2] before verification.
 _ODD_MARKER = re.compile(r"[\[【［](?:资料|来源|文件)?\s*(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\s*[\]】］]")
@@ -97,7 +92,7 @@ class LLMAnswerer:
 
     def __init__(
         self,
-        chat,
+        chat: ChatModel,
         prompts_dir: Path,
         min_relevance: float = 0.34,
         max_context: int = 5,

@@ -7,16 +7,13 @@ With the LLM backend: a prompt from prompts/, checked, with the heuristic as fal
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
 from assistant.core.errors import AssistantError
+from assistant.core.protocols import ChatModel, History, Rewriter
 from assistant.llm.prompts import load_prompt
 from assistant.text import query_tokens, user_terms
-
-History = Sequence[tuple[str, str]]
-Rewriter = Callable[[str, History], str]
 
 _ROLES = {"user", "assistant", "system", "human", "ai"}
 # A leading pronoun stands for the previous topic: 它的责任主体是谁 -> 一岗双责的责任主体是谁.
@@ -93,7 +90,7 @@ _PREFIX = re.compile(r"^(?:改写后的(?:完整|独立)?问题|完整问题|独
 class LLMRewriter:
     """Asks the chat model for a standalone question; a reply that loses the follow-up's own words is not trusted."""
 
-    def __init__(self, chat, prompts_dir: Path, fallback: Rewriter = heuristic_rewrite, max_turns: int = 3, answer_chars: int = 120) -> None:
+    def __init__(self, chat: ChatModel, prompts_dir: Path, fallback: Rewriter = heuristic_rewrite, max_turns: int = 3, answer_chars: int = 120) -> None:
         self.chat = chat
         self.system = load_prompt(prompts_dir, "rewrite_system")
         self.user = load_prompt(prompts_dir, "rewrite_user")
@@ -144,7 +141,7 @@ class RegulationRewriter:
     retrieval only. A reply is used only if it is one short line that asks rather than answers: no figure or period
     the question lacks (that would be the model guessing the answer), no citation markers."""
 
-    def __init__(self, chat, prompts_dir: Path, max_chars: int = 80) -> None:
+    def __init__(self, chat: ChatModel, prompts_dir: Path, max_chars: int = 80) -> None:
         self.chat = chat
         self.system = load_prompt(prompts_dir, "reword_system")
         self.user = load_prompt(prompts_dir, "reword_user")

@@ -8,10 +8,10 @@ from typing import Literal
 from assistant.answering.extractive import ExtractiveAnswerer
 from assistant.answering.gate import Gate, load_gate
 from assistant.answering.llm import LLMAnswerer
-from assistant.answering.rewrite import LLMRewriter, RegulationRewriter, Rewriter, heuristic_rewrite
+from assistant.answering.rewrite import LLMRewriter, RegulationRewriter, heuristic_rewrite
 from assistant.app.service import AssistantService
 from assistant.core.messages import error
-from assistant.core.protocols import Answerer, ChatModel, Embedder
+from assistant.core.protocols import Answerer, ChatModel, Embedder, Rewriter
 from assistant.core.settings import Settings, offline_env
 from assistant.index.embeddings import make_embedder
 from assistant.llm.chat import openai_chat_model

@@ -14,7 +14,7 @@ from pathlib import Path
 from assistant.answering.gate import Gate
 from assistant.core.errors import AssistantError, IngestError
 from assistant.core.messages import error
-from assistant.core.protocols import Answerer, Embedder
+from assistant.core.protocols import Answerer, Embedder, Reworder, Rewriter
 from assistant.core.settings import Settings
 from assistant.core.types import DOC_KINDS, Answer, Decision, Hit
 from assistant.index.retrieval import IndexReader, make_retriever
@@ -24,9 +24,6 @@ from assistant.ingest.pipeline import FileResult, IngestReport, Progress, Source
 from assistant.text.thesaurus import PACKAGED, Thesaurus, thesaurus_stamp
 
 log = logging.getLogger(__name__)
-
-Rewriter = Callable[[str, Sequence[tuple[str, str]]], str]
-
 
 def keep_question(question: str, history: Sequence[tuple[str, str]]) -> str:
     return question
@@ -40,7 +37,7 @@ class AssistantService:
         answerer: Answerer,
         rewriter: Rewriter = keep_question,
         gate_factory: Callable[[str], Gate] | None = None,
-        reworder: Callable[[str], str] | None = None,
+        reworder: Reworder | None = None,
     ) -> None:
         self.settings = settings
         self._embedder_factory = embedder_factory

