@@ -2,8 +2,9 @@
 
 import pytest
 
-from assistant.answering.verify import best_quote, overlap, verify
+from assistant.answering.verify import best_quote, verify
 from assistant.core.types import UNSUPPORTED_MARK, Chunk, Citation
+from assistant.text.similarity import overlap
 
 DUTY = Chunk(
     id="rule#8",

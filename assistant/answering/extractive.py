@@ -9,8 +9,9 @@ from collections.abc import Iterator, Sequence
 from assistant.core.types import Answer, Citation, Decision, Hit
 from assistant.index.retrieval import relevance
 from assistant.text import query_tokens, sentences
+from assistant.text.structure import CN_NUM, CN_SMALL
 
-_ARTICLE_PREFIX = re.compile(r"^第[一二三四五六七八九十百千零〇\d]+条(?:之[一二三四五六七八九十]+)?\s*")
+_ARTICLE_PREFIX = re.compile(rf"^第[{CN_NUM}\d]+条(?:之[{CN_SMALL}]+)?\s*")
 
 REFUSAL = "知识库中没有找到回答该问题的依据。请换一种问法，或先把相关文件加入知识库。"
 
@@ -29,7 +30,7 @@ def superseded_warnings(citations: Sequence[Citation]) -> tuple[str, ...]:
     return tuple(seen.values())
 
 
-_ITEM_LINE = re.compile(r"\n+（[一二三四五六七八九十]+）[^\n]*")
+_ITEM_LINE = re.compile(rf"\n+（[{CN_SMALL}]+）[^\n]*")
 
 
 def with_items(sentence: str, text: str, max_items: int = 8, max_chars: int = 500) -> str:

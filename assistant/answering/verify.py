@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from assistant.core.types import MARKER, UNSUPPORTED_MARK, Chunk, Citation
 from assistant.text import query_tokens, sentences
+from assistant.text.similarity import overlap
 
 # A sentence ends at 。！？ or a newline; markers right after the end stay with their sentence.
 _CLAIM = re.compile(r"[^。！？\n]*[。！？]?(?:\s*\[\d{1,3}\])*")
@@ -23,15 +24,6 @@ class Verified:
     citations: tuple[Citation, ...]
     unsupported: tuple[str, ...]
     dropped: tuple[int, ...]  # marker numbers that pointed nowhere or at a chunk that does not support the claim
-
-
-def overlap(claim: str, passage: str) -> float:
-    """Share of the claim's content tokens that occur in the passage."""
-    toks = query_tokens(MARKER.sub("", claim))
-    if not toks:
-        return 0.0
-    ptoks = set(query_tokens(passage))
-    return sum(1 for t in toks if t in ptoks) / len(toks)
 
 
 def best_quote(claim: str, chunk: Chunk, max_len: int = 160) -> str:

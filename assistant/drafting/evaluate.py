@@ -18,6 +18,8 @@ from assistant.core.types import MARKER, UNSUPPORTED_MARK
 from assistant.drafting.check import PLACEHOLDER
 from assistant.drafting.export import to_markdown_file
 from assistant.drafting.outline import heading_similarity
+from assistant.text.similarity import bigram_counts, cosine
+from assistant.text.structure import CN_SMALL
 
 _UNSAFE = re.compile(r"[^\w]+")
 MATCH = 0.5  # a reference heading counts as covered when some proposed heading is at least this similar
@@ -52,9 +54,8 @@ def coverage(reference: Sequence[str], proposed: Sequence[str]) -> tuple[float, 
     return sum(b >= MATCH for b in best) / len(best), sum(best) / len(best)
 
 
-_ENUM = re.compile(r"^[一二三四五六七八九十]+是")
+_ENUM = re.compile(rf"^[{CN_SMALL}]+是")
 _SENT = re.compile(r"[^。！？]+[。！？]?")
-_CJK = re.compile(r"[\u4e00-\u9fff]+")
 
 
 def prose_sentences(text: str) -> list[str]:
@@ -63,22 +64,12 @@ def prose_sentences(text: str) -> list[str]:
     return [s for s in (_ENUM.sub("", x.strip()) for x in _SENT.findall(text)) if len(s) >= 4]
 
 
-def bigrams(text: str) -> Counter:
-    return Counter(run[i : i + 2] for run in _CJK.findall(text) for i in range(len(run) - 1))
-
-
-def cosine(a: Counter, b: Counter) -> float:
-    dot = sum(v * b[k] for k, v in a.items() if k in b)
-    norm = (sum(v * v for v in a.values()) * sum(v * v for v in b.values())) ** 0.5
-    return dot / norm if norm else 0.0
-
-
 def prose_stats(sents: Sequence[str], reports: Counter) -> dict:
     """style: character-pair cosine with the unit's past reports; chars: mean sentence length; repeated: share of
     sentences whose first four characters open another sentence of the same draft."""
     openings = Counter(s[:4] for s in sents)
     return {
-        "style": round(cosine(bigrams("".join(sents)), reports), 4) if reports else 0.0,
+        "style": round(cosine(bigram_counts("".join(sents), cjk_only=True), reports), 4) if reports else 0.0,
         "sentence_chars": round(sum(map(len, sents)) / len(sents), 1) if sents else 0.0,
         "repeated_openings": round(sum(1 for s in sents if openings[s[:4]] > 1) / len(sents), 4) if sents else 0.0,
     }
@@ -115,7 +106,7 @@ def evaluate(service, topics: Sequence[dict], chat_model: ChatModel | None = Non
     from assistant.drafting.outline import report_chunks
 
     run = "llm" if chat_model else "template"
-    reports = bigrams("".join(PLACEHOLDER.sub("", c.text) for c in report_chunks(service)))
+    reports = bigram_counts("".join(PLACEHOLDER.sub("", c.text) for c in report_chunks(service)), cjk_only=True)
     rows = []
     for n, item in enumerate(topics, 1):
         t0 = time.perf_counter()

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.answering.verify import overlap
 from assistant.core.errors import AssistantError
 from assistant.core.messages import error
 from assistant.core.protocols import ChatModel
@@ -18,7 +17,8 @@ from assistant.core.types import Chunk
 from assistant.drafting.model import Heading, Outline
 from assistant.llm.prompts import load_prompt
 from assistant.text import normalize, sentences
-from assistant.text.structure import CN_NUM, H1, H2, cn_to_int
+from assistant.text.similarity import bigram_share, overlap
+from assistant.text.structure import CN_NUM, CN_SMALL, H1, H2, cn_to_int
 
 # A heading line: markdown #'s, then one of the report markers. Level 3 also takes 1. / 1、 / （1） / - bullets.
 _MD = re.compile(r"^(#{1,6})\s*(.*)$")
@@ -165,7 +165,7 @@ def report_outlines(chunks: Sequence[Chunk]) -> list[ReportOutline]:
                         items.append(("", []))
                     if body not in items[-1][1]:
                         items[-1][1].append(body)
-            points += len(re.findall(r"(?:^|[。；])\s*[一二三四五六七八九十]是", c.text))
+            points += len(re.findall(rf"(?:^|[。；])\s*[{CN_SMALL}]是", c.text))
         items = [(t, kids) for t, kids in items if t or kids]
         if items:
             first = doc_chunks[0]
@@ -199,20 +199,6 @@ def default_outline(prompts_dir: Path) -> ReportOutline:
         elif h.level == 2 and items:
             items[-1][1].append(h.title)
     return ReportOutline(o.title, DEFAULT_SOURCE, tuple((t, tuple(k)) for t, k in items))
-
-
-_NOT_WORD = re.compile(r"[^\u4e00-\u9fffA-Za-z0-9]+")
-
-
-def bigram_share(query: str, text: str) -> float:
-    """Share of the query's character pairs found in the text; survives jieba cutting words differently."""
-
-    def pairs(t: str) -> set[str]:
-        t = _NOT_WORD.sub(" ", t)
-        return {a + b for a, b in zip(t, t[1:]) if a != " " and b != " "}
-
-    q = pairs(query)
-    return len(q & pairs(text)) / len(q) if q else 0.0
 
 
 def heading_similarity(a: str, b: str) -> float:

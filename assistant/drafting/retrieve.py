@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from assistant.answering.verify import overlap
 from assistant.core.types import MARKER, Chunk
-from assistant.drafting.outline import VIOLATION, bigram_share, split_marker
+from assistant.drafting.outline import VIOLATION, split_marker
 from assistant.drafting.plan import PLAN_WORDS, PROBLEM_WORDS, SectionPlan, section_kind
 from assistant.text import query_tokens
+from assistant.text.similarity import bigram_share, overlap
 
 REQUIREMENTS_K = 2  # cited requirements per section
 

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from assistant.answering.llm import clean_markers, sanitize
-from assistant.answering.verify import overlap
 from assistant.core.protocols import ChatModel
 from assistant.core.types import MARKER, Chunk
 from assistant.drafting.check import PLACEHOLDER, allowed_figures, figures
@@ -16,6 +15,8 @@ from assistant.drafting.plan import SectionPlan
 from assistant.drafting.template import _LABEL, LIST_LEAD, Item, list_row
 from assistant.llm.prompts import load_prompt
 from assistant.text import query_tokens
+from assistant.text.similarity import overlap
+from assistant.text.structure import CN_NUM, CN_SMALL
 
 _LINE = re.compile(r"^[\[【［(（]?\s*(\d{1,2})\s*[\]】］)）]?\s*[.、．:：]?\s*(.*)$")
 
@@ -33,7 +34,7 @@ _GIST = re.compile(r"《[^》]+》[^关，。]{0,8}关于(.+)")
 
 _GIST_END = re.compile(r"的(?:要求|规定|精神)|[，；;,。]")
 
-_ARTICLE = re.compile(r"第[0-9一二三四五六七八九十百零〇]+条")
+_ARTICLE = re.compile(rf"第[{CN_NUM}0-9]+条")
 
 # Words a reworded fact may add: subjects of the unit, adverbs and connectives that change no fact.
 FRAMING = frozenset(
@@ -94,7 +95,7 @@ def _looping(text: str, size: int = 8) -> bool:
 
 def _clean(text: str) -> str:
     text = _BOLD.sub(r"\1", MARKER.sub("", text)).strip()
-    text = re.sub(r"^[一二三四五六七八九十]+是", "", text).strip().rstrip("。；;，,：: ")
+    text = re.sub(rf"^[{CN_SMALL}]+是", "", text).strip().rstrip("。；;，,：: ")
     return _LABEL.sub(r"\1", text)  # '纪委：每季度…' reads as a sentence once the label's colon goes
 
 

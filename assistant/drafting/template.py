@@ -11,7 +11,7 @@ from assistant.core.types import Chunk
 from assistant.drafting.plan import SectionPlan, section_kind
 from assistant.drafting.retrieve import Weights
 from assistant.text import sentences
-from assistant.text.structure import int_to_cn
+from assistant.text.structure import CN_NUM, CN_SMALL, int_to_cn
 
 # A quotable requirement says what must be done; preambles and history ("一九八〇年，…") do not.
 NORMATIVE = re.compile(r"应当|必须|要|坚持|加强|落实|严格|不得|推进|建立|健全|履行|负责|强化|深化|严肃|支持|督促|开展")
@@ -28,7 +28,7 @@ _LEADS = (
 
 def _trim(text: str) -> str:
     text = re.sub(
-        r"^(?:（[一二三四五六七八九十]+）|第[一二三四五六七八九十百千]+条\s*|[一二三四五六七八九十]+是)", "", text.strip()
+        rf"^(?:（[{CN_SMALL}]+）|第[{CN_NUM}]+条\s*|[{CN_SMALL}]+是)", "", text.strip()
     )
     return text.strip().rstrip("。；;，,：:")
 

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from assistant.text import jieba_tokenizer, normalize, query_tokens, squeeze_cjk_spaces
+from assistant.text.structure import CN_NUM
 from assistant.text.thesaurus import Thesaurus
 
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]{2,}")
-_ARTICLE_REF = re.compile(r"第\s*([一二三四五六七八九十百千零〇两\d]{1,7})\s*条")
+_ARTICLE_REF = re.compile(rf"第\s*([{CN_NUM}两\d]{{1,7}})\s*条")
 # A document the question names: 《…》, or a name ending in 条例/准则/细则/办法 (规定 only after a long name: "有关规定"
 # names nothing).
 _DOC_NAME = re.compile(

@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.core.errors import AssistantError
+from assistant.text.similarity import dice
+from assistant.text.structure import CN_NUM
 
-_ARTICLE = re.compile(r"^第([一二三四五六七八九十百零〇\d]+)条(?:[ 　]+|(?=[^ 　]))(.*)$")
-_HEADING = re.compile(r"^(?:#+ |第[一二三四五六七八九十百零]+[编章节](?:[ 　]|$)|目\s*录)")
+_ARTICLE = re.compile(rf"^第([{CN_NUM}\d]+)条(?:[ 　]+|(?=[^ 　]))(.*)$")
+_HEADING = re.compile(rf"^(?:#+ |第[{CN_NUM}]+[编章节](?:[ 　]|$)|目\s*录)")
 SPLIT_MIN = 0.75  # a 新增 article with a paragraph this similar to one of an old article's was split out of it
 MATCH_MIN = 0.35  # below this Dice similarity two articles are not versions of each other
 
@@ -50,23 +52,6 @@ def parse_articles(text: str) -> list[Article]:
     return [a for a in articles if a.number]
 
 
-def _bigrams(text: str) -> dict[str, int]:
-    s = re.sub(r"\s", "", text)
-    grams: dict[str, int] = {}
-    for i in range(len(s) - 1):
-        grams[s[i:i + 2]] = grams.get(s[i:i + 2], 0) + 1
-    return grams
-
-
-def similarity(a: str, b: str) -> float:
-    ga, gb = _bigrams(a), _bigrams(b)
-    total = sum(ga.values()) + sum(gb.values())
-    if not total:
-        return 1.0 if a == b else 0.0
-    common = sum(min(n, gb.get(g, 0)) for g, n in ga.items())
-    return 2 * common / total
-
-
 def char_diff(old: str, new: str) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     sm = difflib.SequenceMatcher(None, old, new, autojunk=False)
@@ -84,7 +69,7 @@ def char_diff(old: str, new: str) -> list[tuple[str, str]]:
 def align(old: list[Article], new: list[Article]) -> list[Change]:
     """Monotonic alignment maximizing the summed similarity of matched pairs (pairs under MATCH_MIN never match)."""
     n, m = len(old), len(new)
-    sim = [[similarity(o.text, w.text) for w in new] for o in old]
+    sim = [[dice(o.text, w.text) for w in new] for o in old]
     best = [[0.0] * (m + 1) for _ in range(n + 1)]
     move = [[""] * (m + 1) for _ in range(n + 1)]
     for i in range(n + 1):
@@ -130,7 +115,7 @@ def align(old: list[Article], new: list[Article]) -> list[Change]:
 def containment(part: str, whole: str) -> float:
     """How far an article was split out of an old one: the best similarity between one of its paragraphs
     and one of the old article's paragraphs (a moved paragraph scores near 1, shared stock phrases do not)."""
-    pairs = [similarity(a, b) for a in part.split("\n") if len(a) >= 10 for b in whole.split("\n") if len(b) >= 10]
+    pairs = [dice(a, b) for a in part.split("\n") if len(a) >= 10 for b in whole.split("\n") if len(b) >= 10]
     return max(pairs, default=0.0)
 
 

@@ -11,6 +11,7 @@ from assistant.core.types import Chunk, Document
 from assistant.text import sentences, squeeze_cjk_spaces
 from assistant.text.structure import (
     ARTICLE,
+    CN_SMALL,
     DIV_LEVEL,
     DIVISION,
     H1,
@@ -238,7 +239,7 @@ def _outline_chunks(doc: Document, max_chars: int, skip: set[int] = frozenset())
         for item in items:
             i = doc.text.index(item, cursor)
             cursor = i + len(item)
-            m = re.match(r"([一二三四五六七八九十]+)是", item)
+            m = re.match(rf"([{CN_SMALL}]+)是", item)
             label = f"{article}{m.group(0)}" if m else article
             b = _Block(i, cursor, path, article=label)
             b.lines = [(i, item)]
@@ -256,7 +257,7 @@ def _merge_small(blocks: list[_Block], text: str, max_chars: int) -> list[_Block
             and prev.path == b.path
             and prev.article == b.article
             and (b.end - prev.start) <= max_chars // 2
-            and not re.match(r"[一二三四五六七八九十]+是", b.lines[0][1])
+            and not re.match(rf"[{CN_SMALL}]+是", b.lines[0][1])
         ):
             prev.lines.extend(b.lines)
             prev.end = b.end

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-CN_NUM = "零〇一二三四五六七八九十百千两"
+CN_NUM = "零〇一二三四五六七八九十百千两"  # article, chapter and heading numbers
+CN_SMALL = "一二三四五六七八九十"  # the numbers of items and enumerations: 一、 （一） 一是
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _UNITS = {"十": 10, "百": 100, "千": 1000}
 _BIG_UNITS = {"万": 10_000, "亿": 100_000_000}
