@@ -62,7 +62,8 @@ def server(request, knowledge_bases):
     yields its URL, the users' keys and the office."""
     import uvicorn
 
-    from assistant.faces.api.app import Services, create_app
+    from assistant.app.office import Services
+    from assistant.faces.api.app import create_app
 
     secret, duty = knowledge_bases
     settings = secret.settings  # kb = default: the configured knowledge base 张三 may not read

@@ -37,7 +37,6 @@ from __future__ import annotations
 import io
 import json
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -51,13 +50,25 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from assistant.app.service import AssistantService
+from assistant.app.office import (
+    KEY_PREFIX,
+    CitationRecord,
+    ConversationInfo,
+    FeedbackInfo,
+    LoginThrottled,
+    Office,
+    Services,
+    Turn,
+    UserInfo,
+    citation_record,
+    record_answer,
+    record_failure,
+    to_docx,
+    to_markdown,
+)
 from assistant.core.errors import AssistantError
 from assistant.core.settings import Settings
-from assistant.core.types import OUTCOME_LABELS, Answer, Citation, Hit
-from assistant.office import CitationRecord, ConversationInfo, FeedbackInfo, Office, Turn, UserInfo
-from assistant.office.accounts import KEY_PREFIX, LoginThrottled
-from assistant.office.history import to_docx, to_markdown
+from assistant.core.types import OUTCOME_LABELS, Answer, Hit
 
 DEFAULT_MODEL = "party-assistant"
 OWNER = "party-discipline-assistant"
@@ -116,11 +127,6 @@ class SearchRequest(BaseModel):
     mode: str | None = None
 
 
-def citation_record(c: Citation, kb: str) -> CitationRecord:
-    ch = c.chunk
-    return CitationRecord(c.n, ch.title, ch.article, c.quote, ch.id, ch.superseded, ch.version, ch.source, kb)
-
-
 def citation_json(r: CitationRecord) -> dict[str, Any]:
     return {**r.as_dict(), "label": r.label}
 
@@ -147,35 +153,6 @@ def split_messages(messages: Sequence[ChatMessage]) -> tuple[str, list[tuple[str
             history.append((pending, text))
             pending = None
     return turns[-1][1], history
-
-
-class Services:
-    """One AssistantService per knowledge base, built on first use from the same settings with ``kb`` changed."""
-
-    def __init__(self, settings: Settings, build: Callable[[Settings], AssistantService] | None = None) -> None:
-        self.settings = settings
-        self._build = build
-        self._services: dict[str, AssistantService] = {}
-        self._lock = threading.Lock()
-
-    def knowledge_bases(self) -> list[str]:
-        from assistant.index.store import list_kbs
-
-        return list_kbs(self.settings.index_dir)
-
-    def get(self, kb: str) -> AssistantService:
-        with self._lock:
-            if kb not in self._services:
-                if self._build is None:
-                    from assistant.app.compose import build
-
-                    self._build = build
-                self._services[kb] = self._build(self.settings.model_copy(update={"kb": kb}))
-            return self._services[kb]
-
-    def add(self, service: AssistantService) -> None:
-        with self._lock:
-            self._services[service.settings.kb] = service
 
 
 def create_app(settings: Settings, office: Office, services: Services | None = None) -> FastAPI:
@@ -271,15 +248,9 @@ def create_app(settings: Settings, office: Office, services: Services | None = N
 
     def record(user: UserInfo, request: Request, kb: str, question: str, answer: Answer, req: ChatRequest, started: float) -> dict:
         elapsed = (time.perf_counter() - started) * 1000
-        records = [citation_record(c, kb) for c in answer.citations]
-        turn = office.history.save_turn(
-            user, question, answer.text, answer.outcome, records,
-            conversation_id=req.conversation_id, kbs=[kb], timings={"total_ms": elapsed}, elapsed_ms=elapsed,
-        )  # fmt: skip
-        office.audit.append(
-            "ask", user, client=client(request), question=question, kbs=[kb], outcome=answer.outcome,
-            citations=records, elapsed_ms=elapsed, detail=f"conversation {turn.conversation_id} message {turn.id}",
-        )  # fmt: skip
+        turn, records = record_answer(
+            office, user, kb, question, answer, elapsed, client=client(request), conversation_id=req.conversation_id
+        )
         return {
             "citations": [citation_json(r) for r in records],
             "related": [citation_json(citation_record(c, kb)) for c in answer.related],
@@ -291,10 +262,7 @@ def create_app(settings: Settings, office: Office, services: Services | None = N
         }
 
     def audit_failure(user: UserInfo, request: Request, kb: str, question: str, e: Exception, started: float) -> None:
-        office.audit.append(
-            "ask", user, client=client(request), question=question, kbs=[kb], outcome="error",
-            elapsed_ms=(time.perf_counter() - started) * 1000, detail=str(e)[:2000],
-        )  # fmt: skip
+        record_failure(office, user, kb, question, e, (time.perf_counter() - started) * 1000, client=client(request))
 
     @app.post("/v1/chat/completions")
     def chat_completions(req: ChatRequest, request: Request, user: UserInfo = Depends(current_user)):  # noqa: B008

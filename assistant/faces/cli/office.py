@@ -19,9 +19,9 @@ ROLES = ("admin", "editor", "reader")
 
 
 def _office(settings):
-    from assistant.office import Office
+    from assistant.app.office import open_office
 
-    return Office.open(settings.database_url, settings.index_dir)
+    return open_office(settings)
 
 
 def _extend(sub) -> None:
