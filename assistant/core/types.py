@@ -162,6 +162,7 @@ class Document:
     rows: tuple[tuple[tuple[str, str], ...], ...] = ()  # table rows as (header, value) pairs
     sheet_rows: tuple[tuple[str, int], ...] = ()  # (sheet, row number) per row
     warnings: tuple[str, ...] = ()
+    ocr_pages: tuple[tuple[int, float], ...] = ()  # (page number, OCR confidence 0..1) of the pages read by OCR
 
 
 # The citation syntax of answer and draft text: [n] points at citation n; an unsupported claim carries the mark.

@@ -126,7 +126,7 @@ def load_document(path: Path, root: Path, kind: str = "") -> Document:
         raise IngestError(path, f"文件类型 {path.suffix or '（无扩展名）'} 不受支持", f"转换为以下类型之一：{exts}")
     text, extras = loader(path)
     if not text.strip():
-        raise IngestError(path, "没有文字内容", "扫描版 PDF 请先做 OCR 文字识别；否则请检查文件")
+        raise IngestError(path, "没有文字内容", "检查文件；扫描件请换一份更清晰、端正的（300 dpi 以上）")
     title = extras.get("title") or detect_title(text, path)
     kind = kind or extras.get("kind") or detect_kind(text, title, Path(rel), extras)
     return Document(
@@ -140,6 +140,7 @@ def load_document(path: Path, root: Path, kind: str = "") -> Document:
         rows=tuple(extras.get("rows", ())),
         sheet_rows=tuple(extras.get("sheet_rows", ())),
         warnings=tuple(extras.get("warnings", ())),
+        ocr_pages=tuple((int(n), float(c)) for n, c in extras.get("ocr_pages", ())),
     )
 
 
@@ -158,6 +159,12 @@ def _register_builtin() -> None:
         ".csv": tables.load_csv,
         ".html": html.load_html,
         ".htm": html.load_html,
+        # Scans and photos of pages, read by OCR (ocr.py, the models inside rapidocr-onnxruntime).
+        ".png": pdf.load_image,
+        ".jpg": pdf.load_image,
+        ".jpeg": pdf.load_image,
+        ".tif": pdf.load_image,
+        ".tiff": pdf.load_image,
     }.items():
         LOADERS.setdefault(ext, fn)
 

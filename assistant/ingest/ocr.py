@@ -16,11 +16,19 @@ then puts the recognised boxes back into reading order:
 
 The confidence of a page is the recognition score of its boxes averaged with each box weighted by its number of
 characters (boxes below the score floor count towards it but their text is dropped); 0.0 when nothing is found.
-The text is not normalised here beyond that.
+The text is not normalised here beyond that. Pages below LOW_CONFIDENCE are flagged to the user (`kb list`):
+on the test scans (benchmarks/bench_ocr.py) the confidence tracks character accuracy closely, and a page under
+0.90 has about one wrong character in ten or worse.
+
+Progress: a loader that OCRs page after page calls `report_page(done, total)`; whoever runs it (the ingest
+pipeline) listens with `with page_progress(callback):` — a context variable, so concurrent ingests in other
+threads do not hear each other.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import io
 import math
 import re
@@ -37,6 +45,7 @@ from PIL import Image, ImageOps
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 MIN_SCORE = 0.5  # boxes recognised below this are dropped from the text (rapidocr's own default)
 MAX_SIDE = 2000  # longer pages are scaled down to this first (rapidocr's default limit)
+LOW_CONFIDENCE = 0.90  # pages below this are flagged: expect about one wrong character in ten or worse
 
 _CN = "零〇一二三四五六七八九十百千两"
 _UNIT_START = re.compile(
@@ -78,6 +87,26 @@ class OcrPage:
         return sum(1 for ch in self.text if not ch.isspace())
 
 
+PageProgress = Callable[[int, int], None]
+_progress: contextvars.ContextVar[PageProgress | None] = contextvars.ContextVar("ocr_page_progress", default=None)
+
+
+@contextlib.contextmanager
+def page_progress(callback: PageProgress) -> Iterator[None]:
+    """Within the block, OCR loaders report each page done as callback(done, total)."""
+    token = _progress.set(callback)
+    try:
+        yield
+    finally:
+        _progress.reset(token)
+
+
+def report_page(done: int, total: int) -> None:
+    callback = _progress.get()
+    if callback is not None:
+        callback(done, total)
+
+
 _engine: Any = None
 _engine_lock = threading.Lock()  # building the engine
 _run_lock = threading.Lock()  # one page at a time: each run already uses every core
@@ -94,8 +123,34 @@ def engine() -> Any:
                 from rapidocr_onnxruntime import RapidOCR
 
                 logging.getLogger("RapidOCR").setLevel(logging.WARNING)
-                _engine = RapidOCR()
+                with _no_spinning():
+                    _engine = RapidOCR()
     return _engine
+
+
+@contextlib.contextmanager
+def _no_spinning() -> Iterator[None]:
+    """onnxruntime's worker threads spin while they wait for work; on a machine whose cores are busy with other
+    work that makes recognition 2-3 times slower (measured on 2 shared cores), and it takes cores from the others.
+    The sessions rapidocr builds meanwhile get spinning turned off; nothing changes where its internals differ."""
+    try:
+        from rapidocr_onnxruntime.utils import infer_engine
+
+        orig = infer_engine.OrtInferSession._init_sess_opts
+    except (ImportError, AttributeError):
+        yield
+        return
+
+    def options(config: dict) -> Any:
+        opts = orig(config)
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return opts
+
+    infer_engine.OrtInferSession._init_sess_opts = staticmethod(options)
+    try:
+        yield
+    finally:
+        infer_engine.OrtInferSession._init_sess_opts = staticmethod(orig)
 
 
 def _as_pil(image: Image.Image | np.ndarray | bytes | str | Path) -> Image.Image:
@@ -370,16 +425,23 @@ def image_frames(image: Image.Image | bytes | str | Path) -> Iterator[Image.Imag
         yield pil.copy() if n > 1 else pil
 
 
-def ocr_file(path: str | Path, progress: Callable[[int, int], None] | None = None) -> list[OcrPage]:
-    """OCR an image file page by page; progress(done, total) after each page."""
+def ocr_file(path: str | Path) -> list[OcrPage]:
+    """OCR an image file page by page (a multi-page TIFF has several), reporting each page done."""
     pil = Image.open(path)
     total = getattr(pil, "n_frames", 1) or 1
     pages = []
     for i, frame in enumerate(image_frames(pil)):
         pages.append(ocr_image(frame))
-        if progress:
-            progress(i + 1, total)
+        report_page(i + 1, total)
     return pages
+
+
+def page_image_count(page: Any) -> int:
+    """How many images a pypdf page holds (without decoding them)."""
+    try:
+        return len(page.images)
+    except Exception:
+        return 0
 
 
 def page_image(page: Any) -> Image.Image | None:

@@ -1,4 +1,5 @@
-"""PDF loader: the text layer via pypdf. Scanned PDFs (images only) are refused with a clear message.
+"""PDF loader: the text layer via pypdf; pages without one are read from their image by OCR (ocr.py), and so are
+image files (.png .jpg .tif). A scan in which OCR finds no text is refused with a clear message.
 
 PDF text comes as visual lines; Chinese paragraphs are re-joined where a line does not end a sentence
 and the next line does not start a new structural unit (第N条, 一、, （一）…). Page numbers and
@@ -10,9 +11,11 @@ from __future__ import annotations
 import io
 import re
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.core.errors import IngestError
+from assistant.ingest import ocr
 from assistant.text import normalize
 from assistant.text.structure import ARTICLE, CN_NUM, DIVISION, H1, H2, H3
 
@@ -87,20 +90,127 @@ def load_pdf(path: Path) -> tuple[str, dict]:
     if not pages:
         raise IngestError(path, "没有页面", "检查文件")
     page_lines = [[ln.strip() for ln in normalize(t).split("\n") if ln.strip()] for t in pages]
+    scan = _ocr_scanned_pages(path, reader, page_lines)
     chars = sum(len(line) for lines in page_lines for line in lines)
     if chars < MIN_CHARS_PER_PAGE * len(pages):
+        raise _no_text_error(path, len(pages), chars, scan)
+    meta_title = ""
+    try:
+        meta_title = normalize((reader.metadata or {}).get("/Title", "") or "").strip()
+    except Exception:  # broken metadata must not cost us the text
+        meta_title = ""
+    if meta_title.lower().startswith(("microsoft", "untitled", "document")) or re.search(r"\.\w{2,4}$", meta_title):
+        meta_title = ""  # a word processor's placeholder or a file name, not a title
+    text, extras = _assemble(page_lines, meta_title)
+    if scan.pages:
+        extras["ocr_pages"] = scan.pages
+    return text, extras
+
+
+@dataclass
+class _Scan:
+    pages: list[tuple[int, float]] = field(default_factory=list)  # (page number, OCR confidence) of pages read by OCR
+    tried: int = 0  # pages without a text layer that hold an image
+    undecodable: int = 0  # of those, pages whose image could not be decoded (JBIG2 and the like)
+    unavailable: str = ""  # why the OCR engine could not run
+
+
+def _ocr_scanned_pages(path: Path, reader, page_lines: list[list[str]]) -> _Scan:
+    """Pages with (almost) no text layer but an image are OCR'd in place: page_lines[i] becomes the OCR'd text
+    when it holds more characters than the text layer did (a short last page with a seal image keeps its text)."""
+    scan = _Scan()
+    todo = [i for i, lines in enumerate(page_lines) if sum(map(len, lines)) < MIN_CHARS_PER_PAGE]
+    todo = [i for i in todo if ocr.page_image_count(reader.pages[i])]
+    scan.tried = len(todo)
+    for k, i in enumerate(todo):
+        image = ocr.page_image(reader.pages[i])
+        if image is None:
+            scan.undecodable += 1
+        else:
+            try:
+                res = ocr.ocr_image(image)
+            except (ImportError, OSError, RuntimeError) as e:  # the engine is missing or its models do not load
+                scan.unavailable = f"{type(e).__name__}: {str(e)[:80]}"
+                return scan
+            except (ValueError, SyntaxError):  # a broken image stream
+                scan.undecodable += 1
+                res = None
+            if res is not None:
+                lines = [ln.strip() for ln in normalize(res.text).split("\n") if ln.strip()]
+                if sum(map(len, lines)) > sum(map(len, page_lines[i])):
+                    page_lines[i] = lines
+                    scan.pages.append((i + 1, res.confidence))
+        ocr.report_page(k + 1, len(todo))
+    return scan
+
+
+def _no_text_error(path: Path, n_pages: int, chars: int, scan: _Scan) -> IngestError:
+    what = f"没有文字层（{n_pages} 页共 {chars} 个字符），像是扫描件"
+    if scan.unavailable:
+        return IngestError(
+            path,
+            f"{what}，但 OCR 组件无法运行（{scan.unavailable}）",
+            "运行 scripts/setup.sh 重新安装依赖（rapidocr-onnxruntime）后重新导入",
+        )
+    if scan.tried and scan.undecodable == scan.tried:
+        return IngestError(
+            path, f"{what}，页面图像的编码无法解码（如 JBIG2）", "用扫描软件另存为普通 PDF（JPEG 图像）或 PNG/TIFF 图片后重新导入"
+        )
+    if scan.tried:
+        return IngestError(
+            path, f"{what}，OCR 也没有识别出文字", "换一份更清晰、端正的扫描件（300 dpi 以上）重新导入，或改用 Word 原件"
+        )
+    return IngestError(path, f"{what}，但页面里没有可做 OCR 的图像", "用原来的软件重新导出带文字的 PDF，或改用 Word 原件")
+
+
+def load_image(path: Path) -> tuple[str, dict]:
+    """A scanned page or a photo of one (.png .jpg .jpeg .tif .tiff; a multi-page TIFF is one document), by OCR."""
+    from PIL import Image, UnidentifiedImageError
+
+    page_lines: list[list[str]] = []
+    ocr_pages: list[tuple[int, float]] = []
+    try:
+        with Image.open(path) as im:
+            total = getattr(im, "n_frames", 1) or 1
+            for i, frame in enumerate(ocr.image_frames(im)):
+                res = ocr.ocr_image(frame)
+                lines = [ln.strip() for ln in normalize(res.text).split("\n") if ln.strip()]
+                page_lines.append(lines)
+                if lines:
+                    ocr_pages.append((i + 1, res.confidence))
+                ocr.report_page(i + 1, total)
+    except Image.DecompressionBombError as e:
+        raise IngestError(path, f"图片过大（{str(e)[:60]}）", "缩小到 A4 300 dpi（约 2500×3500 像素）以内后重新导入") from None
+    except (ImportError, RuntimeError) as e:  # the engine is missing or its models do not load
         raise IngestError(
             path,
-            f"没有文字层（{len(pages)} 页共 {chars} 个字符），像是扫描件",
-            "先做 OCR 文字识别（如 ocrmypdf -l chi_sim），或改用 Word 原件",
+            f"OCR 组件无法运行（{type(e).__name__}: {str(e)[:80]}）",
+            "运行 scripts/setup.sh 重新安装依赖（rapidocr-onnxruntime）后重新导入",
+        ) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise IngestError(
+            path, f"不是有效的图片或已损坏（{type(e).__name__}: {str(e)[:60]}）", "重新扫描或重新导出图片"
+        ) from None
+    if not ocr_pages:
+        raise IngestError(
+            path, "图片中没有识别出文字", "换一张更清晰、端正的扫描件或照片（300 dpi 以上）；不是文档的图片请移出知识库文件夹"
         )
+    text, extras = _assemble(page_lines, "")
+    extras["ocr_pages"] = ocr_pages
+    return text, extras
+
+
+def _assemble(page_lines: list[list[str]], meta_title: str) -> tuple[str, dict]:
+    """The document text from its pages' lines: running headers/footers and page numbers dropped, the title
+    found, paragraphs re-joined."""
+    n_pages = len(page_lines)
     # Running headers/footers: short lines repeated at the top or bottom of most pages.
     edge = Counter()
     for lines in page_lines:
         for line in {*lines[:2], *lines[-2:]}:
             if len(line) <= 40:
                 edge[line] += 1
-    repeated = {line for line, n in edge.items() if len(pages) >= 3 and n >= 0.6 * len(pages)}
+    repeated = {line for line, n in edge.items() if n_pages >= 3 and n >= 0.6 * n_pages}
     kept: list[str] = []
     for lines in page_lines:
         for i, line in enumerate(lines):
@@ -111,15 +221,10 @@ def load_pdf(path: Path) -> tuple[str, dict]:
     warnings = []
     empty = [str(i + 1) for i, lines in enumerate(page_lines) if not lines]
     if empty:
-        warnings.append(f"pages without a text layer (scanned?): {', '.join(empty[:20])}")
+        warnings.append(
+            f"第 {'、'.join(empty[:20])}{' 等' if len(empty) > 20 else ''} 页没有文字（空白页，或扫描图像中识别不出文字）"
+        )
     extras: dict = {"warnings": warnings}
-    meta_title = ""
-    try:
-        meta_title = normalize((reader.metadata or {}).get("/Title", "") or "").strip()
-    except Exception:  # broken metadata must not cost us the text
-        meta_title = ""
-    if meta_title.lower().startswith(("microsoft", "untitled", "document")) or re.search(r"\.\w{2,4}$", meta_title):
-        meta_title = ""  # a word processor's placeholder or a file name, not a title
     title, kept = _title_lines(kept, meta_title)
     if not title and re.search(r"[\u4e00-\u9fff]", meta_title):
         extras["title"] = meta_title
