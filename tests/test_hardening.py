@@ -86,7 +86,7 @@ def test_empty_knowledge_folder_warns_and_keeps_the_index_unless_rebuilt(cli, ca
     assert _labels(run, capsys, empty) == before
     # Asked for explicitly, the rebuild empties it.
     rc, out, err = run(capsys, "--knowledge-dir", str(empty), "ingest", "--rebuild")
-    assert rc == 0 and "removed 1" in out
+    assert rc == 0 and "删除 1" in out
     assert _labels(run, capsys, empty) == []
 
 
@@ -160,7 +160,7 @@ def test_unknown_env_variable_and_toml_key_are_reported_with_the_nearest_name(cl
 def test_global_options_work_after_the_verb(cli, capsys, tmp_path):
     kdir, run = cli
     rc, out, _ = run(capsys, "ingest", "--knowledge-dir", str(kdir), "--kb", "foo")
-    assert rc == 0 and "added 1" in out
+    assert rc == 0 and "新增 1" in out
     rc, out, _ = run(capsys, "kb", "stats", "--kb", "foo", "--json")
     assert rc == 0 and json.loads(out)["kb"] == "foo" and json.loads(out)["documents"] == 1
     # Before the verb as before, and not reset by the sub-command's copy of the option.

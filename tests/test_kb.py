@@ -98,7 +98,7 @@ def test_duplicates_and_bad_files_are_reported_and_the_rest_added(env, capsys):
     assert any(line.startswith("失败  ") and "没有这个文件.md: 文件不存在" in line for line in lines)
     assert any(line.startswith("跳过  x.exe: 文件类型 .exe 不受支持 — 转换为以下类型之一：") for line in lines)
     assert lines[-1] == "5 个文件未入库，原因见上；其余文件已处理。"
-    assert "新增  uploads/工作报告.docx  报告" in out
+    assert "新增  uploads/工作报告.docx  工作报告" in out
     # Only what the index holds stays in the uploads folder.
     uploads = sorted(p.name for p in (Path(Settings(index_dir=env[0].parent / "index").kb_dir) / "uploads").iterdir())
     assert uploads == ["作风规定.md", "工作报告.docx"]

@@ -95,7 +95,7 @@ def test_chat_sources_citations_kb_and_no_script(browser, tmp_path):
         page.wait_for_timeout(500)
         page.locator("#kb-add").click()
         page.wait_for_selector("#kb-result .kb-result", timeout=20_000)
-        assert "added 1" in page.locator("#kb-result").inner_text()
+        assert "新增 1" in page.locator("#kb-result").inner_text()
         assert "uploads/廉政谈话补充规定.md" in page.locator("#kb-docs").inner_text()
         assert "2 个文件" in page.locator("#kb-stats").inner_text()
 

@@ -79,7 +79,7 @@ def test_sources_panel_warns_about_superseded_text():
     a = Answer(question="q", text="x[1]", citations=(Citation(1, old, "第五条 旧规定的内容。"),), warnings=(warning,))
     out = render.sources_html(a)
     assert 'class="src superseded"' in out
-    assert "此为旧版文本（2018年版），已被2023年版取代，请以现行版本为准。" in out
+    assert "⚠ 《中国共产党纪律处分条例》（2018年版）为旧版文本，已被2023年版取代，请以现行版本为准。" in out
     assert "〔旧版，已被2023年版取代〕" in out  # the label itself says so too
     assert f'<div class="src-warn">⚠ {render.escape(warning)}</div>' in out
 

@@ -26,7 +26,7 @@ def superseded_warnings(citations: Sequence[Citation]) -> tuple[str, ...]:
     for c in citations:
         ch = c.chunk
         if ch.superseded and ch.title not in seen:
-            seen[ch.title] = f"注意：《{ch.title}》（{ch.version}年版）为旧版文本，已被{ch.superseded_by or '新版'}取代，请以现行版本为准。"
+            seen[ch.title] = f"注意：{ch.superseded_notice}"
     return tuple(seen.values())
 
 
@@ -168,7 +168,7 @@ class ExtractiveAnswerer:
         if decision.outcome == "related":
             return related_answer(question, hits, query, decision)
         citations: list[Citation] = []
-        lines = []
+        lines: list[str] = []
         for i in self.select(hits):
             chunk = hits[i].chunk
             quote = provision_quote(chunk.text, decision)

@@ -16,9 +16,24 @@ _OURS = "_assistant_handler"
 QUIET = ("httpx", "httpcore", "urllib3", "chromadb", "sentence_transformers", "jieba", "matplotlib", "PIL", "multipart")
 
 
+class _IndexLogHandler(logging.handlers.RotatingFileHandler):
+    """The log file inside the index folder, written only once that folder exists: logging never creates an index
+    folder by itself (a mistyped --index-dir must stay absent)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        folder = Path(self.baseFilename).parent
+        if not folder.parent.is_dir():
+            return
+        try:
+            folder.mkdir(exist_ok=True)
+        except OSError:  # read-only index folder: it still answers, it just keeps no log
+            return
+        super().emit(record)
+
+
 def configure(verbose: bool = False, log_dir: Path | None = None) -> Path | None:
     """Install the handlers (again: earlier ones of ours are replaced, so repeated calls in one process are safe).
-    Returns the log file, or None when ``log_dir`` is None or cannot be created."""
+    Returns the log file (written once its index folder exists), or None when ``log_dir`` is None."""
     root = logging.getLogger()
     for h in [h for h in root.handlers if getattr(h, _OURS, False)]:
         root.removeHandler(h)
@@ -33,13 +48,8 @@ def configure(verbose: bool = False, log_dir: Path | None = None) -> Path | None
         logging.getLogger(name).setLevel(logging.WARNING)
     if log_dir is None:
         return None
-    try:
-        Path(log_dir).mkdir(parents=True, exist_ok=True)
-        path = Path(log_dir) / "assistant.log"
-        file = logging.handlers.RotatingFileHandler(path, maxBytes=5 * 2**20, backupCount=3, encoding="utf-8", delay=True)
-    except OSError as e:  # a read-only index folder still answers; it just keeps no log file
-        logging.getLogger(__name__).warning("no log file in %s: %s", log_dir, e)
-        return None
+    path = Path(log_dir).absolute() / "assistant.log"
+    file = _IndexLogHandler(path, maxBytes=5 * 2**20, backupCount=3, encoding="utf-8", delay=True)
     file.setLevel(logging.INFO)
     file.setFormatter(logging.Formatter(FORMAT))
     setattr(file, _OURS, True)

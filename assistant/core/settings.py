@@ -17,6 +17,7 @@ from pydantic_settings import (
 
 from assistant.core.errors import AssistantError
 from assistant.core.resources import PROJECT_ROOT
+from assistant.core.types import Mode
 
 
 def _toml_path() -> Path | None:
@@ -52,7 +53,7 @@ class Settings(BaseSettings):
     # stay valid; benchmarks/bench_embed.py); "fp32": the old paths. bf16 falls back to fp32 on CPUs without it.
     embed_precision: Literal["bf16", "fp32"] = "bf16"
     top_k: int = 6
-    mode: Literal["bm25", "vector", "hybrid"] = "hybrid"
+    mode: Mode = "hybrid"
     rrf_k: int = 60
     # Weight of the dense ranking in reciprocal rank fusion (BM25 has weight 1); tuned on evals/sets/dev.jsonl.
     dense_weight: float = 1.0

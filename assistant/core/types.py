@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Literal
 
 DOC_KINDS = ("regulation", "list", "report", "other")
+# How every face names a document kind (facts: the user's own material while drafting).
+KIND_LABELS = {"regulation": "法规制度", "list": "责任清单", "report": "工作报告", "other": "其他", "facts": "事实材料"}
+# Retrieval modes: keywords (BM25), vectors, or both fused.
+MODES = ("hybrid", "bm25", "vector")
+MODE_LABELS = {"hybrid": "混合检索", "bm25": "关键词（BM25）", "vector": "向量检索"}
+Mode = Literal["bm25", "vector", "hybrid"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,14 @@ class Chunk:
             note = f"已被{self.superseded_by}取代" if self.superseded_by else "已被修订取代"
             label += f"〔旧版，{note}〕"
         return label
+
+    @property
+    def superseded_notice(self) -> str:
+        """The one wording of "this is an old text" wherever a superseded chunk is quoted ("" when it is current)."""
+        if not self.superseded:
+            return ""
+        version = f"（{self.version}年版）" if self.version else ""
+        return f"《{self.title}》{version}为旧版文本，已被{self.superseded_by or '新版'}取代，请以现行版本为准。"
 
     def meta(self, key: str, default: str = "") -> str:
         return dict(self.extra).get(key, default)
@@ -115,7 +130,7 @@ class Answer:
         if self.outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {OUTCOMES}, got {self.outcome!r}")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         """JSON-ready form shared by `assistant ask --json` and the web API."""
         return {
             "question": self.question,

@@ -12,6 +12,7 @@ from assistant.core.types import Document
 from assistant.ingest.chunking import row_line
 from assistant.text import normalize
 from assistant.text.encoding import decode_text
+from assistant.text.structure import CN_NUM, CN_SMALL
 
 MAX_BYTES = 50 * 1024 * 1024
 
@@ -39,7 +40,7 @@ _LIST_WORDS = ("清单", "台账", "责任分工", "任务分解")
 _REPORT_WORDS = ("总结", "报告", "汇报", "情况", "述责述廉", "讲话")
 
 
-_NOT_TITLE = re.compile(r"^(?:第[一二三四五六七八九十百零〇\d]+[编章节条]|[一二三四五六七八九十]+、|（[一二三四五六七八九十]+）|\d+[.、．])")
+_NOT_TITLE = re.compile(rf"^(?:第[{CN_NUM}\d]+[编章节条]|[{CN_SMALL}]+、|（[{CN_SMALL}]+）|\d+[.、．])")
 
 
 def _first_line_title(text: str) -> str:

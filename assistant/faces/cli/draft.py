@@ -7,9 +7,8 @@ import sys
 from pathlib import Path
 
 from assistant.core.messages import error
+from assistant.core.types import MODES
 from assistant.faces.cli.main import EXTENSIONS, _service, command
-
-MODES = ["bm25", "vector", "hybrid"]
 
 
 def _extend(sub) -> None:

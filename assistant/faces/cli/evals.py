@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 
 from assistant.core.messages import error
+from assistant.core.types import MODES
 from assistant.faces.cli.main import EXTENSIONS, _service, command
 
 ACTIONS = ("sweep", "threshold", "check", "fit-gate")
-MODES = ("bm25", "vector", "hybrid")
 
 
 def _extend(sub) -> None:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from assistant.core.messages import error
-from assistant.core.types import DOC_KINDS
+from assistant.core.types import DOC_KINDS, KIND_LABELS
 from assistant.faces.cli.main import EXTENSIONS, _service, command
 
 STATUS = {
@@ -24,7 +24,7 @@ STATUS = {
     "duplicate": "重复",
     "skipped": "跳过",
 }
-KINDS = {"regulation": "法规制度", "list": "责任清单", "report": "报告", "other": "其他", "": "-"}
+KINDS = {**KIND_LABELS, "": "-"}
 PROBLEMS = ("failed", "duplicate", "skipped")
 
 

@@ -15,7 +15,7 @@ from assistant.core.errors import AssistantError
 from assistant.core.logs import configure as configure_logging
 from assistant.core.settings import Settings, offline_env
 from assistant.core.settings_check import setting_error, unknown_settings
-from assistant.core.types import OUTCOME_LABELS, Answer, Hit
+from assistant.core.types import MODES, OUTCOME_LABELS, Answer, Hit
 
 log = logging.getLogger("assistant.cli")
 
@@ -163,18 +163,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("search", help="show the retrieved chunks for a query")
     s.add_argument("query")
-    s.add_argument("--mode", choices=["bm25", "vector", "hybrid"])
+    s.add_argument("--mode", choices=MODES)
     s.add_argument("-k", type=int, default=None)
     s.add_argument("--json", action="store_true")
 
     s = sub.add_parser("ask", help="answer a question with citations")
     s.add_argument("question")
-    s.add_argument("--mode", choices=["bm25", "vector", "hybrid"])
+    s.add_argument("--mode", choices=MODES)
     s.add_argument("--answerer", choices=["extractive", "llm"])
     s.add_argument("--json", action="store_true")
 
     s = sub.add_parser("chat", help="chat in the terminal")
-    s.add_argument("--mode", choices=["bm25", "vector", "hybrid"])
+    s.add_argument("--mode", choices=MODES)
     s.add_argument("--answerer", choices=["extractive", "llm"])
 
     sub.add_parser("config", help="print the effective settings")

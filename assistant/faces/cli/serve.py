@@ -6,6 +6,7 @@ import sys
 
 from assistant.core.errors import AssistantError
 from assistant.core.messages import error
+from assistant.core.types import MODES
 from assistant.faces.cli.main import EXTENSIONS, _service, command
 
 
@@ -22,7 +23,7 @@ def _extend(sub) -> None:
     s.add_argument("--host", help="address to listen on (default 127.0.0.1: this machine only)")
     s.add_argument("--port", type=int, help="port (default 7860)")
     s.add_argument("--no-ingest", dest="no_ingest", action="store_true", help="start with the index as it is")
-    s.add_argument("--mode", choices=["bm25", "vector", "hybrid"])
+    s.add_argument("--mode", choices=MODES)
     s.add_argument("--answerer", choices=["extractive", "llm"])
 
 

@@ -15,15 +15,15 @@ from assistant.app.service import AssistantService
 from assistant.core.errors import AssistantError
 from assistant.core.messages import error
 from assistant.core.settings import Settings, offline_env
-from assistant.core.types import Answer
+from assistant.core.types import DOC_KINDS, KIND_LABELS, MODE_LABELS, MODES, Answer
 from assistant.faces.ui import render
 
 log = logging.getLogger(__name__)
 
 TITLE = "全面从严治党知识库助手"
 EXAMPLES = ["一岗双责要求我做什么？", "党委主体责任包括哪些内容？", "纪委的监督责任是什么？"]
-MODES = [("混合检索", "hybrid"), ("关键词（BM25）", "bm25"), ("向量检索", "vector")]
-KINDS = [("自动识别", ""), ("法规制度", "regulation"), ("责任清单", "list"), ("工作报告", "report"), ("其他", "other")]
+MODE_CHOICES = [(MODE_LABELS[m], m) for m in MODES]
+KINDS = [("自动识别", ""), *((KIND_LABELS[k], k) for k in DOC_KINDS)]
 DOC_HEADERS = ["文件", "标题", "类型", "版本", "条块数"]
 
 # Local font files shipped with gradio first, then CJK system fonts (fonts-noto-cjk on Debian); never a web font.
@@ -173,7 +173,7 @@ def ask_api(service: AssistantService, question: str, history: object = None, mo
     try:
         if not isinstance(question, str):
             raise AssistantError("question 应为字符串", "把问题作为文字传入")
-        if mode and mode not in ("bm25", "vector", "hybrid"):
+        if mode and mode not in MODES:
             raise AssistantError(f"mode 的值 {mode!r} 无效", "用 bm25、vector、hybrid 之一，或留空用默认方式")
         return service.ask(question, parse_history(history), mode or None).to_dict()
     except AssistantError as e:
@@ -263,7 +263,7 @@ def _build_chat_tab(service: AssistantService) -> None:
                 regen = gr.Button("重新生成", elem_id="regenerate", size="sm")
                 clear = gr.Button("清空对话", elem_id="clear", size="sm")
                 copy = gr.Button("复制回答", elem_id="copy", size="sm")
-                mode = gr.Dropdown(MODES, value=service.settings.mode, label="检索方式", scale=2, min_width=160)
+                mode = gr.Dropdown(MODE_CHOICES, value=service.settings.mode, label="检索方式", scale=2, min_width=160)
             gr.Examples(EXAMPLES, inputs=question, label="示例问题")
         with gr.Column(scale=2, min_width=300):
             gr.Markdown("#### 来源条文")

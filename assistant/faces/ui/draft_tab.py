@@ -12,7 +12,7 @@ import gradio as gr
 from assistant.app.drafting import PLACEHOLDER, Draft, Drafting, special_parts
 from assistant.core.errors import AssistantError
 from assistant.core.protocols import ChatModel
-from assistant.core.types import MARKER, UNSUPPORTED_MARK
+from assistant.core.types import KIND_LABELS, MARKER, UNSUPPORTED_MARK
 from assistant.faces.ui.app import guarded
 
 INTRO = (
@@ -59,9 +59,8 @@ def draft_html(d: Draft) -> str:
 def sources_html(d: Draft) -> str:
     if not d.citations:
         return '<div class="draft-sources">没有引用。</div>'
-    kinds = {"regulation": "法规制度", "list": "责任清单", "facts": "事实材料"}
     items = "".join(
-        f"<li>[{c.n}] {html.escape(c.label)}〔{kinds.get(c.chunk.kind, '其他')}〕：“{html.escape(c.quote)}”</li>" for c in d.citations
+        f"<li>[{c.n}] {html.escape(c.label)}〔{KIND_LABELS.get(c.chunk.kind, '其他')}〕：“{html.escape(c.quote)}”</li>" for c in d.citations
     )
     return f'<div class="draft-sources"><h4>引用依据</h4><ol style="list-style:none;padding-left:0">{items}</ol></div>'
 

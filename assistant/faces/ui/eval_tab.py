@@ -11,9 +11,10 @@ import gradio as gr
 from assistant.app.service import AssistantService
 from assistant.core.errors import AssistantError
 from assistant.core.messages import error
+from assistant.core.types import MODE_LABELS, MODES
 from assistant.faces.ui.app import guarded
 
-MODES = [("混合检索", "hybrid"), ("关键词（BM25）", "bm25"), ("向量检索", "vector")]
+MODE_CHOICES = [(MODE_LABELS[m], m) for m in MODES]
 MAX_RUNS = 4  # runs kept side by side in one browser session
 WORST_HEADER_ZH = ["编号", "问题", "标准出处", "出处排名", "第一条检索结果", "拒答", "相关度", "要点覆盖", "缺少的要点"]
 
@@ -100,7 +101,7 @@ def build_eval_tab(service: AssistantService) -> None:
                 choices=choices, value="dev.jsonl" if "dev.jsonl" in choices else None, label="问答集", scale=2
             )
             upload = gr.File(label="或上传问答集（.jsonl）", file_types=[".jsonl"], type="filepath", scale=2)
-            mode = gr.Radio(choices=MODES, value=service.settings.mode, label="检索方式", scale=2)
+            mode = gr.Radio(choices=MODE_CHOICES, value=service.settings.mode, label="检索方式", scale=2)
             limit = gr.Number(value=0, precision=0, minimum=0, label="只评前 N 题（0 = 全部）", scale=1)
         with gr.Row():
             run_btn = gr.Button("运行评估", variant="primary")

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from assistant.core.types import MARKER, OUTCOME_LABELS, UNSUPPORTED_MARK, Answer, Citation
+from assistant.core.types import KIND_LABELS, MARKER, OUTCOME_LABELS, UNSUPPORTED_MARK, Answer, Citation
 
 # Characters that HTML, Markdown (links, emphasis, code, tables) or KaTeX ($) would interpret.
 _SPECIAL = {c: f"&#{ord(c)};" for c in "&<>\"'`*_[]()#|~$!\\{}=+-"}
 _TABLE = str.maketrans(_SPECIAL)
 
-KIND_NAMES = {"regulation": "法规制度", "list": "责任清单", "report": "工作报告", "other": "其他"}
 
 
 def escape(text: str) -> str:
@@ -89,12 +88,6 @@ def error_html(message: str) -> str:
     return f'<div class="error">错误：{escape(message)}</div>'
 
 
-def superseded_note(c: Citation) -> str:
-    ch = c.chunk
-    version = f"（{ch.version}年版）" if ch.version else ""
-    return f"此为旧版文本{version}，已被{ch.superseded_by or '新版'}取代，请以现行版本为准。"
-
-
 def sources_html(answer: Answer | None) -> str:
     """The side panel: each citation with its label, the verbatim quote and where it comes from."""
     if answer is None:
@@ -106,7 +99,7 @@ def sources_html(answer: Answer | None) -> str:
         parts.append('<div class="src-none">本次回答没有引用条文。</div>')
     for c in answer.citations:
         ch = c.chunk
-        old = f'<div class="src-old">⚠ {escape(superseded_note(c))}</div>' if ch.superseded else ""
+        old = f'<div class="src-old">⚠ {escape(ch.superseded_notice)}</div>' if ch.superseded else ""
         where = " / ".join(p for p in (*ch.path, ch.source) if p)
         parts.append(
             f'<div class="src{" superseded" if ch.superseded else ""}" id="src-{c.n}">'
@@ -130,7 +123,7 @@ def sources_pending() -> str:
 def document_rows(documents: Mapping[str, Mapping]) -> list[list]:
     """Rows for the knowledge-base table: file, title, kind, version, chunk count."""
     return [
-        [rel, d.get("title", ""), KIND_NAMES.get(d.get("kind", ""), d.get("kind", "")), d.get("version", ""), d.get("chunks", 0)]
+        [rel, d.get("title", ""), KIND_LABELS.get(d.get("kind", ""), d.get("kind", "")), d.get("version", ""), d.get("chunks", 0)]
         for rel, d in sorted(documents.items())
     ]
 
@@ -144,7 +137,7 @@ def _size(n: int) -> str:
 
 
 def stats_html(stats: Mapping) -> str:
-    kinds = "，".join(f"{KIND_NAMES.get(k, k)} {v}" for k, v in sorted(stats.get("kinds", {}).items()))
+    kinds = "，".join(f"{KIND_LABELS.get(k, k)} {v}" for k, v in sorted(stats.get("kinds", {}).items()))
     head = (
         f"知识库 <b>{escape(str(stats.get('kb', '')))}</b>：{stats.get('documents', 0)} 个文件，"
         f"{stats.get('chunks', 0)} 个条块{('（' + escape(kinds) + '）') if kinds else ''}；"
