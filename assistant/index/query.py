@@ -302,7 +302,7 @@ class Analyzer:
         if self._alias_re is not None:
             for m in self._alias_re.finditer(text):
                 docs.extend(sorted(self.doc_aliases[m.group(0)]))
-        out = []
+        out: list[tuple[str, str]] = []
         for m in refs:
             art = _cn_article(m.group(1))
             out.extend((d, art) for d in (docs or [""]))

@@ -6,17 +6,21 @@ import math
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from assistant.core.messages import error
-from assistant.core.protocols import Embedder
+from assistant.core.protocols import Embedder, Retriever
 from assistant.core.types import Chunk, Hit
 from assistant.index.query import Analyzer, QueryPlan
 from assistant.index.query import coverage as concept_coverage
 from assistant.index.store import COLLECTION, chroma_client, current_generation, read_chunks, read_manifest
 from assistant.text import query_tokens
 from assistant.text.thesaurus import Thesaurus
+
+if TYPE_CHECKING:
+    from chromadb.api.models.Collection import Collection
 
 
 class IndexReader:
@@ -57,7 +61,7 @@ class IndexReader:
             for i, c in enumerate(chunks):
                 if c.article:
                     self.by_article.setdefault((c.title, c.article), []).append(i)
-            self._collection = None
+            self._collection: Collection | None = None
             self.gen = gen
         return True
 
@@ -74,8 +78,9 @@ class IndexReader:
             self.analyzer = self._analyzer()
 
     @property
-    def collection(self):
+    def collection(self) -> Collection:
         if self._collection is None:
+            assert self.gen is not None  # set by refresh() in __init__
             self._collection = chroma_client(self.gen / "chroma").get_collection(COLLECTION)
         return self._collection
 
@@ -120,12 +125,12 @@ class Bm25Retriever:
             return []
         plan = r.plan(query, extra)
         toks = [t for t in plan.tokens if t in r.vocab]
-        extra = [t for t in plan.expansion if t in r.vocab] if self.expansion_weight else []
-        if not toks and not extra:
+        expansion = [t for t in plan.expansion if t in r.vocab] if self.expansion_weight else []
+        if not toks and not expansion:
             return []
         scores = r.bm25.get_scores(toks)[: len(r.chunks)] if toks else np.zeros(len(r.chunks))
-        if extra:
-            scores = scores + self.expansion_weight * r.bm25.get_scores(extra)[: len(r.chunks)]
+        if expansion:
+            scores = scores + self.expansion_weight * r.bm25.get_scores(expansion)[: len(r.chunks)]
         k = min(k, len(r.chunks))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top])]
@@ -152,11 +157,10 @@ class VectorRetriever:
         if not r.chunks:
             return []
         texts = [query, *r.plan(query, extra).variants]
-        res = r.collection.query(
-            query_embeddings=[self.embedder.embed_query(t) for t in texts], n_results=min(k, len(r.chunks)), include=["distances"]
-        )
+        vectors: list[Sequence[float]] = [self.embedder.embed_query(t) for t in texts]
+        res = r.collection.query(query_embeddings=vectors, n_results=min(k, len(r.chunks)), include=["distances"])
         best: dict[int, float] = {}
-        for ids, dists in zip(res["ids"], res["distances"]):
+        for ids, dists in zip(res["ids"], res["distances"] or []):
             for cid, dist in zip(ids, dists):
                 if cid in r.by_id:
                     i = r.by_id[cid]
@@ -255,7 +259,7 @@ def make_retriever(
     coverage_weight: float = 0.0,
     expansion_weight: float = 1.5,
     per_doc: int = 0,
-):
+) -> Retriever:
     if mode == "bm25":
         return Bm25Retriever(reader, expansion_weight)
     if embedder is None:

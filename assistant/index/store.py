@@ -18,9 +18,14 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from assistant.core.errors import AssistantError
 from assistant.core.types import Chunk
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
 
 COLLECTION = "chunks"
 
@@ -54,10 +59,11 @@ def current_generation(kb_dir: Path) -> Path | None:
     return gen if (gen / "manifest.json").is_file() else None
 
 
-def read_manifest(gen: Path | None) -> dict:
+def read_manifest(gen: Path | None) -> dict[str, Any]:
     if gen is None:
         return {"files": {}, "embedder": "", "errors": {}}
-    return json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
+    manifest: dict[str, Any] = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
+    return manifest
 
 
 def read_chunks(gen: Path | None) -> tuple[list[Chunk], list[list[str]]]:
@@ -73,7 +79,7 @@ def read_chunks(gen: Path | None) -> tuple[list[Chunk], list[list[str]]]:
     return chunks, tokens
 
 
-def chroma_client(path: Path):
+def chroma_client(path: Path) -> ClientAPI:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -105,9 +111,9 @@ class GenerationWriter:
         self.previous = current_generation(kb_dir)
         self.seed = seed
         self.path = kb_dir / f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6:06d}"
-        self._client = None
+        self._client: ClientAPI | None = None
 
-    def open_collection(self, dim: int, embedder: str):
+    def open_collection(self, dim: int, embedder: str) -> Collection:
         """A chroma collection seeded with the previous generation's vectors, so only new chunks are embedded."""
         chroma_dir = self.path / "chroma"
         prev_meta = read_manifest(self.previous) if self.seed else {}
@@ -115,8 +121,8 @@ class GenerationWriter:
             shutil.copytree(self.previous / "chroma", chroma_dir)
         else:
             chroma_dir.mkdir(parents=True, exist_ok=True)
-        self._client = chroma_client(chroma_dir)
-        return self._client.get_or_create_collection(
+        self._client = client = chroma_client(chroma_dir)
+        return client.get_or_create_collection(
             COLLECTION, metadata={"hnsw:space": "cosine", "embedder": embedder, "dim": dim}, embedding_function=None
         )
 
@@ -132,7 +138,7 @@ class GenerationWriter:
         model.index([list(t) or [""] for t in tokens] or [[""]], show_progress=False)
         model.save(str(self.path / "bm25"), show_progress=False)
 
-    def commit(self, manifest: dict) -> Path:
+    def commit(self, manifest: dict[str, Any]) -> Path:
         manifest = {**manifest, "digests": file_digests(self.path)}
         _fsync_write(self.path / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1))
         if self._client is not None:

@@ -34,6 +34,20 @@ class Change:
     diff: list[tuple[str, str]] = field(default_factory=list)  # (op, text): op in = + -
     source: Article | None = None  # for 新增: the old article most of its text was split out of
 
+    @property
+    def was(self) -> Article:
+        """The old article; every change but 新增 has one."""
+        if self.old is None:
+            raise ValueError(f"a {self.status} change has no old article")
+        return self.old
+
+    @property
+    def now(self) -> Article:
+        """The new article; every change but 删除 has one."""
+        if self.new is None:
+            raise ValueError(f"a {self.status} change has no new article")
+        return self.new
+
 
 def parse_articles(text: str) -> list[Article]:
     articles: list[Article] = []
@@ -104,11 +118,11 @@ def align(old: list[Article], new: list[Article]) -> list[Change]:
     changes.reverse()
     for c in changes:
         if c.status == "新增":
-            best_old = max(old, key=lambda o: containment(c.new.text, o.text), default=None)
-            if best_old is not None and containment(c.new.text, best_old.text) >= SPLIT_MIN:
+            best_old = max(old, key=lambda o: containment(c.now.text, o.text), default=None)
+            if best_old is not None and containment(c.now.text, best_old.text) >= SPLIT_MIN:
                 c.source = best_old
-                c.similarity = containment(c.new.text, best_old.text)
-                c.diff = char_diff(best_old.text, c.new.text)
+                c.similarity = containment(c.now.text, best_old.text)
+                c.diff = char_diff(best_old.text, c.now.text)
     return changes
 
 
@@ -146,7 +160,7 @@ def earlier_version(changes: list[Change], number: str, old_year: str, new_year:
     for c in changes:
         if c.new is not None and c.new.number == number:
             if c.status == "修改":
-                return f"{new_year}年修改前为{c.old.number}：{c.old.text}"
+                return f"{new_year}年修改前为{c.was.number}：{c.was.text}"
             if c.status == "新增" and c.source is not None:
                 return f"{new_year}年修改前为{c.source.number}的一部分：{c.source.text}"
             if c.status == "新增":
@@ -161,16 +175,16 @@ def render(changes: list[Change], title: str, old_year: str, new_year: str) -> s
              f"新增 {counts['新增']} 条，删除 {counts['删除']} 条"]
     for c in changes:
         if c.status == "未变":
-            if c.old.number != c.new.number:
-                lines.append(f"【未变】{c.old.number} → {c.new.number}（仅条号变化）")
+            if c.was.number != c.now.number:
+                lines.append(f"【未变】{c.was.number} → {c.now.number}（仅条号变化）")
             continue
         if c.status == "新增" and c.source is not None:
-            lines.append(f"【新增】{c.new.number}（由{old_year}年版{c.source.number}拆分而来）{c.new.text}")
+            lines.append(f"【新增】{c.now.number}（由{old_year}年版{c.source.number}拆分而来）{c.now.text}")
         elif c.status == "新增":
-            lines.append(f"【新增】{c.new.number} {c.new.text}")
+            lines.append(f"【新增】{c.now.number} {c.now.text}")
         elif c.status == "删除":
-            lines.append(f"【删除】{c.old.number} {c.old.text}")
+            lines.append(f"【删除】{c.was.number} {c.was.text}")
         else:
             marked = "".join(t if op == "=" else (f"[-{t}-]" if op == "-" else f"[+{t}+]") for op, t in c.diff)
-            lines.append(f"【修改】{c.old.number} → {c.new.number}（相似度 {c.similarity:.2f}）{marked}")
+            lines.append(f"【修改】{c.was.number} → {c.now.number}（相似度 {c.similarity:.2f}）{marked}")
     return "\n".join(lines)

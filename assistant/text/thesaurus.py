@@ -54,7 +54,7 @@ def user_files(knowledge_dir: Path | None) -> list[Path]:
     return sorted(found)
 
 
-def thesaurus_stamp(knowledge_dir: Path | None) -> tuple:
+def thesaurus_stamp(knowledge_dir: Path | None) -> tuple[tuple[str, int, int], ...]:
     """What changes when any thesaurus file is edited, added or removed (names, sizes, mtimes)."""
     paths = ([PACKAGED] if PACKAGED.is_file() else []) + user_files(knowledge_dir)
     return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
@@ -141,7 +141,7 @@ class Thesaurus:
         return sorted(found, key=lambda x: x.start)
 
 
-def _overlapping(pattern: re.Pattern, text: str) -> list[tuple[int, int]]:
+def _overlapping(pattern: re.Pattern[str], text: str) -> list[tuple[int, int]]:
     """Every match at every start position (a regex scan alone would skip a longer term starting inside a shorter one),
     longest first, so the caller can take them greedily."""
     spans = []

@@ -6,6 +6,7 @@ import logging
 import re
 import threading
 from functools import lru_cache
+from typing import Any
 
 from assistant.core.resources import RESOURCES
 from assistant.text.normalize import _CJK, normalize, squeeze_cjk_spaces
@@ -27,10 +28,10 @@ class _Jieba:
     """One jieba tokenizer with the Party-term dictionary, built lazily and thread-safely."""
 
     _lock = threading.Lock()
-    _tok = None
+    _tok: Any = None  # jieba.Tokenizer (jieba has no type hints)
 
     @classmethod
-    def get(cls):
+    def get(cls) -> Any:
         with cls._lock:
             if cls._tok is None:
                 import jieba
@@ -42,7 +43,7 @@ class _Jieba:
             return cls._tok
 
 
-def jieba_tokenizer():
+def jieba_tokenizer() -> Any:
     """The shared jieba tokenizer with the Party-term dictionary loaded."""
     return _Jieba.get()
 
