@@ -253,6 +253,29 @@ def test_an_image_without_text_is_refused_in_chinese_naming_the_file(tmp_path):
     assert str(e.value).startswith("坏图.tif: 不是有效的图片或已损坏") and "重新扫描" in str(e.value)
 
 
+def test_without_a_working_ocr_engine_scans_are_refused_with_the_fix(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from assistant.core.errors import IngestError
+    from assistant.ingest import ocr
+    from assistant.ingest.loaders import load_document
+
+    def broken():
+        raise ocr.OcrUnavailable("FileNotFoundError: ch_PP-OCRv4_det_infer.onnx does not exists.")
+
+    monkeypatch.setattr(ocr, "engine", broken)
+    page = Image.new("L", (600, 800), 255)
+    make_scan_pdf(tmp_path / "扫描件.pdf", [page, page])
+    page.save(tmp_path / "照片.png")
+    for name in ("扫描件.pdf", "照片.png"):
+        with pytest.raises(IngestError) as e:
+            load_document(tmp_path / name, tmp_path)
+        msg = str(e.value)
+        assert msg.startswith(f"{name}: ") and "OCR 组件无法运行（FileNotFoundError" in msg, msg
+        assert msg.endswith("— 运行 scripts/setup.sh 重新安装依赖（rapidocr-onnxruntime）后重新导入")
+        assert ("没有文字层（2 页共 0 个字符）" in msg) == name.endswith(".pdf")
+
+
 @pytest.mark.integration
 def test_scanned_pdf_is_ingested_and_its_articles_are_found_by_search(corpus_dir, font, tmp_path):
     """A two-page image-only PDF (noisy, skewed) made from 主体责任规定: ingested with the real embedder, its

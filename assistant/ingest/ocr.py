@@ -112,19 +112,27 @@ _engine_lock = threading.Lock()  # building the engine
 _run_lock = threading.Lock()  # one page at a time: each run already uses every core
 
 
+class OcrUnavailable(RuntimeError):
+    """The OCR engine cannot be built: rapidocr-onnxruntime or its models missing, or onnxruntime failing."""
+
+
 def engine() -> Any:
-    """The shared RapidOCR engine, built on first use from the models inside the package (no download)."""
+    """The shared RapidOCR engine, built on first use from the models inside the package (no download).
+    Raises OcrUnavailable when it cannot be built."""
     global _engine
     if _engine is None:
         with _engine_lock:
             if _engine is None:
                 import logging
 
-                from rapidocr_onnxruntime import RapidOCR
+                try:
+                    from rapidocr_onnxruntime import RapidOCR
 
-                logging.getLogger("RapidOCR").setLevel(logging.WARNING)
-                with _no_spinning():
-                    _engine = RapidOCR()
+                    logging.getLogger("RapidOCR").setLevel(logging.WARNING)
+                    with _no_spinning():
+                        _engine = RapidOCR()
+                except Exception as e:  # ImportError, a missing model file, onnxruntime's own exception types
+                    raise OcrUnavailable(f"{type(e).__name__}: {str(e)[:120]}") from e
     return _engine
 
 
@@ -455,6 +463,8 @@ def page_image(page: Any) -> Image.Image | None:
     for img in images:
         try:
             pil = img.image
+            if pil is not None:
+                pil.load()  # decode now: a broken or unsupported stream counts as no image
         except Exception:
             continue
         if pil is not None and (best is None or pil.width * pil.height > best.width * best.height):

@@ -129,10 +129,10 @@ def _ocr_scanned_pages(path: Path, reader, page_lines: list[list[str]]) -> _Scan
         else:
             try:
                 res = ocr.ocr_image(image)
-            except (ImportError, OSError, RuntimeError) as e:  # the engine is missing or its models do not load
-                scan.unavailable = f"{type(e).__name__}: {str(e)[:80]}"
+            except ocr.OcrUnavailable as e:
+                scan.unavailable = str(e)[:100]
                 return scan
-            except (ValueError, SyntaxError):  # a broken image stream
+            except (OSError, ValueError, SyntaxError):  # a broken image stream
                 scan.undecodable += 1
                 res = None
             if res is not None:
@@ -181,10 +181,10 @@ def load_image(path: Path) -> tuple[str, dict]:
                 ocr.report_page(i + 1, total)
     except Image.DecompressionBombError as e:
         raise IngestError(path, f"图片过大（{str(e)[:60]}）", "缩小到 A4 300 dpi（约 2500×3500 像素）以内后重新导入") from None
-    except (ImportError, RuntimeError) as e:  # the engine is missing or its models do not load
+    except ocr.OcrUnavailable as e:
         raise IngestError(
             path,
-            f"OCR 组件无法运行（{type(e).__name__}: {str(e)[:80]}）",
+            f"OCR 组件无法运行（{str(e)[:100]}）",
             "运行 scripts/setup.sh 重新安装依赖（rapidocr-onnxruntime）后重新导入",
         ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
