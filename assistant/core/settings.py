@@ -97,6 +97,13 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 7860
+    # Serving under load (benchmarks/bench_load.py): a question longer than this is refused before any search (a
+    # 15,000-character paste took 29 s of CPU); questions the web UI answers at once (gradio's queue, per event);
+    # the largest upload (MB) and how long uploaded files stay in the app's own upload folder.
+    max_question_chars: int = Field(1000, ge=10)
+    ui_concurrency: int = Field(4, ge=1)
+    max_upload_mb: int = Field(50, ge=1)
+    upload_max_age_hours: float = Field(24.0, gt=0)
     auth_user: str = ""
     auth_password: SecretStr = SecretStr("")
     # Office accounts, history, feedback and audit (assistant/office): a SQLAlchemy URL such as
