@@ -103,7 +103,8 @@ def test_answer_payload_is_plain_data():
     p = Answer(question="q", text="答[1]", citations=(c,), query="q2").to_dict()
     assert p["answer"] == "答[1]" and p["query"] == "q2" and not p["refused"]
     assert p["citations"] == [
-        {"n": 1, "label": c.label, "quote": quote, "source": "规定.md", "chunk_id": "c1", "superseded": False}
+        {"n": 1, "label": c.label, "quote": quote, "source": "规定.md", "chunk_id": "c1", "superseded": False,
+         "provenance": "正式文件", "status": "现行有效"}
     ]
 
 

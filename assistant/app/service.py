@@ -16,7 +16,7 @@ from assistant.core.errors import AssistantError, IngestError
 from assistant.core.messages import error
 from assistant.core.protocols import Answerer, Embedder, Reworder, Rewriter
 from assistant.core.settings import Settings
-from assistant.core.types import DOC_KINDS, Answer, Decision, Hit
+from assistant.core.types import DOC_KINDS, UPLOADS_PREFIX, Answer, Decision, Hit
 from assistant.index.retrieval import IndexReader, make_retriever
 from assistant.index.store import current_generation, ensure_intact, list_kbs, read_manifest
 from assistant.ingest.loaders import LOADERS, check_size, file_hash, supported
@@ -50,6 +50,8 @@ class AssistantService:
         self._reader: IndexReader | None = None
         self._thesaurus_stamp: tuple = ()
         self._lock = threading.Lock()
+        self._reader_lock = threading.Lock()
+        self._jobs = None
 
     # ------------------------------------------------------------ wiring
 
@@ -78,17 +80,40 @@ class AssistantService:
         return Thesaurus.load(self.settings.knowledge_dir, PACKAGED)
 
     def reader(self) -> IndexReader:
-        """The live index; a newer generation or an edited thesaurus file is picked up on the next question."""
+        """The live index; a newer generation or an edited thesaurus file is picked up on the next question.
+
+        Thread-safe: a reader is never changed while questions use it. A new generation gets a new IndexReader,
+        swapped in by one assignment, so a question that holds the old one finishes on the old generation."""
         stamp = thesaurus_stamp(self.settings.knowledge_dir) if self.settings.thesaurus else ()
         ensure_intact(self.kb_dir)  # a damaged index file is named with its repair, not left to the reader's traceback
-        if self._reader is None:
-            self._reader = IndexReader(self.kb_dir, self.thesaurus())
-        else:
-            self._reader.refresh()
-            if stamp != self._thesaurus_stamp:
-                self._reader.set_thesaurus(self.thesaurus())
-        self._thesaurus_stamp = stamp
-        return self._reader
+        gen = current_generation(self.kb_dir)
+        reader = self._reader
+        if reader is not None and reader.gen == gen and stamp == self._thesaurus_stamp:
+            return reader
+        with self._reader_lock:  # one thread loads the new generation; the others wait for it instead of loading it too
+            reader = self._reader
+            if reader is None or reader.gen != gen or stamp != self._thesaurus_stamp:
+                reader = IndexReader(self.kb_dir, self.thesaurus())
+            self._reader, self._thesaurus_stamp = reader, stamp
+            return reader
+
+    @property
+    def jobs(self):  # -> IngestJobs (assistant.app.jobs imports this module)
+        """The background index updates of this knowledge base: one at a time, with progress and cancel."""
+        with self._lock:
+            if self._jobs is None:
+                from assistant.app.jobs import IngestJobs
+
+                self._jobs = IngestJobs(self)
+            return self._jobs
+
+    def check_question(self, question: str) -> None:
+        """Refuse an empty question, or one longer than max_question_chars, before any work is done on it."""
+        if not question.strip():
+            raise error("empty_question")
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            raise error("question_too_long", length=len(question), limit=limit)
 
     # ------------------------------------------------------------ knowledge base
 
@@ -116,8 +141,8 @@ class AssistantService:
         log.info("ingest kb=%s: %d chunks, %d embedded, %d files failed, %.1f s", self.settings.kb, report.chunks, report.embedded, len(report.failures), report.seconds)
         for f in report.failures:
             log.warning("ingest kb=%s: %s", self.settings.kb, f.error)
-        if self._reader is not None:
-            self._reader.refresh()
+        if report.changed and self._reader is not None:
+            self.reader()  # load the new generation now, not on the next question
         return report
 
     def add_files(self, paths: Sequence[Path], kind: str = "", progress: Progress | None = None) -> IngestReport:
@@ -171,17 +196,46 @@ class AssistantService:
         (self.kb_dir / "excluded.json").write_text(json.dumps(sorted(excluded), ensure_ascii=False), "utf-8")
         if not backups:
             return IngestReport(files=refused)
-        report = self.ingest(progress=progress, show_bar=progress is None)
+        try:
+            report = self.ingest(progress=progress, show_bar=progress is None)
+        except BaseException:  # cancelled or failed: the uploads folder goes back to what the live index holds
+            for rel in backups:
+                self._restore(rel, backups[rel])
+            raise
         for f in report.files:
             if f.path in backups and f.status == "failed":
-                previous = backups[f.path]
-                target = self.kb_dir / f.path
-                if previous is None:
-                    target.unlink(missing_ok=True)
-                else:
-                    target.write_bytes(previous)
+                self._restore(f.path, backups[f.path])
         report.files = refused + report.files
         return report
+
+    def _restore(self, rel: str, previous: bytes | None) -> None:
+        target = self.kb_dir / rel
+        if previous is None:
+            target.unlink(missing_ok=True)
+        else:
+            target.write_bytes(previous)
+
+    def promote(self, name: str, progress: Progress | None = None) -> tuple[str, IngestReport]:
+        """An admin's decision: move an upload into the knowledge folder, so it becomes 正式文件, and re-ingest.
+        Returns the new path in the index (the file name in the knowledge folder) and the ingest report."""
+        rel = self.resolve(name)
+        if not rel.startswith(UPLOADS_PREFIX):
+            raise error("promote_not_upload", name=name)
+        source = self.kb_dir / rel
+        target = self.settings.knowledge_dir / rel.removeprefix(UPLOADS_PREFIX)
+        if target.exists():
+            raise error("promote_exists", path=target)
+        check_required(self.sources())
+        try:
+            shutil.move(source, target)
+        except OSError as e:
+            raise error("promote_cannot_move", name=rel, folder=self.settings.knowledge_dir, reason=e.strerror or e) from None
+        kinds = self._kinds()
+        if rel in kinds:
+            kinds[target.name] = kinds.pop(rel)
+            (self.kb_dir / "kinds.json").write_text(json.dumps(kinds, ensure_ascii=False), "utf-8")
+        log.info("promote kb=%s: %s -> %s", self.settings.kb, rel, target)
+        return target.name, self.ingest(progress=progress, show_bar=progress is None)
 
     def resolve(self, name: str) -> str:
         """A document's path in this KB from its path, file name or title."""
@@ -269,14 +323,14 @@ class AssistantService:
         mode: str | None = None,
         kinds: Sequence[str] = (),
         extra: tuple[str, ...] | None = None,
+        reader: IndexReader | None = None,
     ) -> list[Hit]:
         """Top-k hits; ``kinds`` keeps only chunks of those document kinds (drafting asks for regulations or lists).
         ``extra``: rewordings searched beside the question (default: the LLM's regulation wording, when configured)."""
-        if not query.strip():
-            raise error("empty_question")
+        self.check_question(query)
         extra = self.reworded(query) if extra is None else extra
         mode = mode or self.settings.mode
-        reader = self.reader()
+        reader = reader or self.reader()
         s = self.settings
         retriever = make_retriever(
             mode,
@@ -290,10 +344,10 @@ class AssistantService:
         )
         k = k or self.settings.top_k
         if not kinds:
-            return retriever.search(query, k, extra)
+            return official_first(retriever.search(query, k, extra))
         # Over-fetch, then filter: the wanted kind may be a small share of the index.
         wanted = [h for h in retriever.search(query, max(k * 10, 80), extra) if h.chunk.kind in kinds][:k]
-        return [dataclasses.replace(h, rank=n + 1) for n, h in enumerate(wanted)]
+        return official_first(wanted)
 
     def ask(self, question: str, history: Sequence[tuple[str, str]] = (), mode: str | None = None) -> Answer:
         final = None
@@ -306,10 +360,13 @@ class AssistantService:
     def stream_ask(self, question: str, history: Sequence[tuple[str, str]] = (), mode: str | None = None) -> Iterator[str | Answer]:
         """Yield answer text deltas, then the verified Answer. History only shapes the query, never the context."""
         t0 = time.perf_counter()
+        self.check_question(question)
         query = self.rewriter(question, history) if history else question
         extra = self.reworded(query)
-        hits = self.search(query, mode=mode, extra=extra)
-        for item in self.answerer.stream(question, hits, query=query, decision=self.decide(query, hits, mode, extra)):
+        reader = self.reader()  # one generation for the whole answer, even when an ingest commits meanwhile
+        hits = self.search(query, mode=mode, extra=extra, reader=reader)
+        decision = self.decide(query, hits, mode, extra, reader=reader)
+        for item in self.answerer.stream(question, hits, query=query, decision=decision):
             if isinstance(item, Answer):
                 # Question text stays out of the log: documents and questions can be sensitive.
                 log.info(
@@ -325,11 +382,34 @@ class AssistantService:
             self._gates[mode] = self._gate_factory(mode)
         return self._gates[mode]
 
-    def decide(self, query: str, hits: Sequence[Hit], mode: str | None = None, extra: tuple[str, ...] | None = None) -> Decision:
+    def decide(
+        self, query: str, hits: Sequence[Hit], mode: str | None = None, extra: tuple[str, ...] | None = None, reader: IndexReader | None = None
+    ) -> Decision:
         """Answer, related articles only, or no basis: the gate over this question's retrieval signals."""
-        reader = self.reader()
+        reader = reader or self.reader()
         extra = self.reworded(query) if extra is None else extra
         return self.gate(mode).decide(reader.plan(query, extra), hits, reader.idf, reader.max_idf, reader.vocab)
+
+
+def official_first(hits: Sequence[Hit]) -> list[Hit]:
+    """Uploaded text never outranks official text that answers the question as well: an upload moves below every
+    later official hit whose concept coverage (the share of the question's concepts it holds) is at least its own.
+    An upload that covers more of the question than any official hit below it keeps its place; ranks are renumbered."""
+
+    def concept(h: Hit) -> float:
+        scores = dict(h.scores)
+        return scores.get("concept", scores.get("coverage", 0.0))
+
+    keys: list[float] = []
+    for i, h in enumerate(hits):
+        key = float(i)
+        if h.chunk.provenance == "upload":
+            later = [j for j in range(i + 1, len(hits)) if hits[j].chunk.provenance == "official" and concept(hits[j]) >= concept(h) - 1e-9]
+            if later:
+                key = later[-1] + 0.5
+        keys.append(key)
+    order = sorted(range(len(hits)), key=lambda i: (keys[i], i))
+    return [dataclasses.replace(hits[i], rank=n + 1) for n, i in enumerate(order)]
 
 
 def diagnose_index(kb_dir: Path) -> AssistantError | None:

@@ -100,8 +100,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # ---------------------------------------------------------------- serving under load, uploads and their provenance
     "question_too_long": ("问题有 {length} 个字，超过 {limit} 字的上限", "把问题缩短到 {limit} 字以内，只保留要问的内容（长文件请在“知识库”页上传）"),
     "ingest_busy": ("知识库“{kb}”正在更新索引（{what}），本次未做任何改动", "等它完成或先取消它，再重试；查询不受影响"),
-    "ingest_cancelled": ("已取消索引更新，上一次的索引保持不变", ""),
-    "ingest_updating": ("正在更新索引…（{what}）；现有索引照常回答", ""),
+    "note_ingest_cancelled": ("已取消索引更新，上一次的索引保持不变", ""),
+    "note_ingest_updating": ("正在更新索引…（{what}）；现有索引照常回答", ""),
     "promote_not_upload": ("“{name}”不是用户上传的文件，已是正式文件", "只有“用户上传”的文件（uploads/ 下）可以转为正式文件"),
     "promote_exists": ("知识库文件夹中已有同名文件 {path}", "先改名或移走其中一个，再运行 `assistant kb promote`"),
     "promote_cannot_move": ("无法把 {name} 移入知识库文件夹 {folder}（{reason}）", "检查该文件夹是否存在、是否有写权限"),

@@ -13,6 +13,11 @@ KIND_LABELS = {"regulation": "法规制度", "list": "责任清单", "report": "
 MODES = ("hybrid", "bm25", "vector")
 MODE_LABELS = {"hybrid": "混合检索", "bm25": "关键词（BM25）", "vector": "向量检索"}
 Mode = Literal["bm25", "vector", "hybrid"]
+# Where a document came from: the admin-managed knowledge folder (正式文件) or a user's upload (uploads/ in the
+# index folder). An upload is quoted with that label and never outranks official text that answers as well.
+UPLOADS_PREFIX = "uploads/"
+PROVENANCE_LABELS = {"official": "正式文件", "upload": "用户上传"}
+UPLOAD_NOTE = "用户上传，仅供参考"
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,19 @@ class Chunk:
         if self.superseded:
             note = f"已被{self.superseded_by}取代" if self.superseded_by else "已被修订取代"
             label += f"〔旧版，{note}〕"
+        if self.provenance == "upload":
+            label += f"〔{UPLOAD_NOTE}〕"
         return label
+
+    @property
+    def provenance(self) -> str:
+        """"upload" for a file a user uploaded (uploads/…), else "official" (the knowledge folder)."""
+        return "upload" if self.source.startswith(UPLOADS_PREFIX) else "official"
+
+    @property
+    def status(self) -> str:
+        """现行有效, or 旧版 when a newer version of the document supersedes it."""
+        return "旧版" if self.superseded else "现行有效"
 
     @property
     def superseded_notice(self) -> str:
@@ -149,6 +166,8 @@ class Answer:
                     "source": c.chunk.source,
                     "chunk_id": c.chunk.id,
                     "superseded": c.chunk.superseded,
+                    "provenance": PROVENANCE_LABELS[c.chunk.provenance],
+                    "status": c.chunk.status,
                 }
                 for c in self.citations
             ],
