@@ -15,7 +15,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from assistant.core.errors import AssistantError
+from assistant.core.messages import error
 from assistant.core.resources import PROJECT_ROOT
 from assistant.core.types import Mode
 
@@ -30,10 +30,7 @@ def _toml_path() -> Path | None:
         return None
     path = Path(named)
     if not path.is_file():
-        raise AssistantError(
-            f"ASSISTANT_CONFIG 指向的配置文件不存在：{path}",
-            "改正 ASSISTANT_CONFIG 的路径；不用配置文件时删除该变量或设为空（ASSISTANT_CONFIG=）",
-        )
+        raise error("config_missing", path=path)
     return path
 
 
@@ -127,7 +124,7 @@ class Settings(BaseSettings):
             try:
                 sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
             except tomllib.TOMLDecodeError as e:
-                raise AssistantError(f"配置文件 {path} 不是有效的 TOML（{e}）", "按 README 的“Settings”示例改正该行，例如 top_k = 6、mode = \"hybrid\"") from None
+                raise error("config_bad_toml", path=path, detail=e) from None
         return tuple(sources)
 
     @property

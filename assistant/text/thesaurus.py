@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.core.errors import AssistantError
+from assistant.core.messages import error
 from assistant.core.resources import RESOURCES
 from assistant.text import normalize, squeeze_cjk_spaces
 
@@ -74,10 +74,7 @@ def parse(lines: Iterable[str], origin: str) -> list[Entry]:
             continue
         cols = line.split("\t")
         if len(cols) < 2 or not cols[0].strip() or not cols[1].strip():
-            raise AssistantError(
-                f"同义词表 {origin} 第{n}行格式不对：{line[:40]!r}",
-                "每行写“口语或别称<Tab>条文用语（多个用|分隔）”，两列之间用 Tab 分隔",
-            )
+            raise error("thesaurus_bad_line", origin=origin, n=n, line=line[:40])
         term = squeeze_cjk_spaces(normalize(cols[0].strip()))
         if _ASCII_WORD.match(term):
             term = term.lower()
