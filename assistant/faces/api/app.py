@@ -68,7 +68,7 @@ from assistant.app.office import (
 )
 from assistant.core.errors import AssistantError
 from assistant.core.settings import Settings
-from assistant.core.types import OUTCOME_LABELS, Answer, Hit
+from assistant.core.types import OUTCOME_LABELS, PROVENANCE_LABELS, UPLOAD_NOTE, UPLOADS_PREFIX, Answer, Hit
 
 DEFAULT_MODEL = "party-assistant"
 OWNER = "party-discipline-assistant"
@@ -127,8 +127,15 @@ class SearchRequest(BaseModel):
     mode: str | None = None
 
 
+def provenance(source: str, superseded: bool) -> dict[str, str]:
+    """Where a quoted text comes from (正式文件 / 用户上传) and its status (现行有效 / 旧版)."""
+    upload = source.startswith(UPLOADS_PREFIX)
+    return {"provenance": PROVENANCE_LABELS["upload" if upload else "official"], "status": "旧版" if superseded else "现行有效"}
+
+
 def citation_json(r: CitationRecord) -> dict[str, Any]:
-    return {**r.as_dict(), "label": r.label}
+    label = r.label + (f"〔{UPLOAD_NOTE}〕" if r.source.startswith(UPLOADS_PREFIX) else "")
+    return {**r.as_dict(), "label": label, **provenance(r.source, r.superseded)}
 
 
 def _text(content: str | list[dict[str, Any]] | None) -> str:
@@ -482,6 +489,7 @@ def hit_json(h: Hit, kb: str) -> dict[str, Any]:
         "version": c.version,
         "superseded": c.superseded,
         "source": c.source,
+        **provenance(c.source, c.superseded),
         "chunk_id": c.id,
         "kb": kb,
         "text": c.text,
