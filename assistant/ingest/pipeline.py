@@ -17,7 +17,7 @@ from assistant.core.errors import AssistantError, IngestError, one_line, shown_n
 from assistant.core.messages import error
 from assistant.core.protocols import Embedder
 from assistant.core.resources import RESOURCES
-from assistant.core.types import Chunk
+from assistant.core.types import Chunk, Document
 from assistant.index.store import (
     GenerationWriter,
     check_generation,
@@ -43,7 +43,7 @@ Progress = Callable[[float, str], None]
 
 # What happened to each file in an ingest, as the summary line shows it.
 STATUS_LABELS = {
-    "added": "新增", "changed": "修改", "unchanged": "未变", "removed": "删除",
+    "added": "新增", "updated": "修改", "unchanged": "未变", "removed": "删除",
     "failed": "失败", "duplicate": "重复", "skipped": "跳过",
 }
 
@@ -181,6 +181,111 @@ def _ocr_note(note: Progress, bar: tqdm, n: int, count: int, rel: str) -> Callab
     return done_pages
 
 
+@dataclass(frozen=True)
+class FileCheck:
+    """One row of the change table: a file in the sources against the live index.
+
+    status: unchanged (indexed with these bytes and kind), changed / new (to parse), duplicate (same bytes as an
+    earlier file), failed (failed before with these bytes, or cannot be read now: ``error`` says why)."""
+
+    rel: str
+    path: Path
+    root: Path
+    status: str
+    digest: str = ""
+    kind: str = ""
+    error: str = ""
+    memo: bool = False  # a failure worth remembering with its bytes (not a permission problem that may pass)
+
+
+def check_file(
+    rel: str, path: Path, root: Path, old: dict | None, memo: dict | None, kind: str, seen: dict[str, str], retry_failed: bool = False
+) -> FileCheck:
+    """Compare one file with what the index holds for it (``seen``: digest -> first file with it, updated here)."""
+    try:
+        check_size(path)  # before reading: a huge file must not be pulled into memory to hash it
+        data = path.read_bytes()
+    except IngestError as e:
+        return FileCheck(rel, path, root, "failed", kind=kind, error=str(e), memo=True)
+    except OSError as e:
+        return FileCheck(rel, path, root, "failed", kind=kind, error=f"{shown_name(path)}: 无法读取（{e.strerror}） — 检查文件权限")
+    digest = file_hash(data)
+    if digest in seen:
+        return FileCheck(rel, path, root, "duplicate", digest, kind, f"{shown_name(path)}: 与 {one_line(seen[digest])} 内容相同 — 删除其中一份")
+    seen[digest] = rel
+    if old and old.get("sha256") == digest and old.get("kind_override", "") == kind:
+        return FileCheck(rel, path, root, "unchanged", digest, kind)
+    if memo and memo.get("sha256") == digest and memo.get("kind_override", "") == kind and not retry_failed:
+        return FileCheck(rel, path, root, "failed", digest, kind, memo.get("error", ""), memo=True)
+    return FileCheck(rel, path, root, "changed" if old else "new", digest, kind)
+
+
+@dataclass
+class Previous:
+    """The live generation as an ingest finds it: its manifest, chunks and BM25 tokens, by source file."""
+
+    gen: Path | None
+    manifest: dict
+    chunks: list[Chunk]
+    tokens: list[list[str]]
+    by_source: dict[str, list[int]] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, gen: Path | None) -> Previous:
+        chunks, tokens = read_chunks(gen)
+        by_source: dict[str, list[int]] = {}
+        for i, c in enumerate(chunks):
+            by_source.setdefault(c.source, []).append(i)
+        return cls(gen, read_manifest(gen), chunks, tokens, by_source)
+
+    def held(self, rel: str) -> list[tuple[Chunk, list[str]]]:
+        return [(self.chunks[i], self.tokens[i]) for i in self.by_source.get(rel, [])]
+
+
+def parse_file(check: FileCheck, max_chars: int, note_pages: Callable[[int, int], None]) -> tuple[Document, list[Chunk]]:
+    """Parse and chunk one file (OCR reports its pages through ``note_pages``)."""
+    with page_progress(note_pages):
+        doc = load_document(check.path, check.root, kind=check.kind)
+    doc = dataclasses.replace(doc, source=check.rel)
+    chunks = chunk_document(doc, max_chars=max_chars)
+    if not chunks:
+        raise IngestError(check.path, "没有切分出任何文本段", "检查文件中是否有可读的文字")
+    return doc, chunks
+
+
+def file_entry(check: FileCheck, doc: Document, chunks: int) -> dict:
+    """The manifest's record of an ingested file."""
+    entry = {
+        "sha256": check.digest,
+        "title": doc.title,
+        "kind": doc.kind,
+        "kind_override": check.kind,
+        "version": doc.version,
+        "chunks": chunks,
+        "warnings": list(doc.warnings),
+    }
+    if doc.ocr_pages:
+        entry["ocr_pages"] = [list(p) for p in doc.ocr_pages]  # (page, confidence) read by OCR
+    return entry
+
+
+def embed_into(collection, embedder: Embedder, todo: Sequence[Chunk], note: Progress, show_bar: bool) -> None:
+    """Embed the chunks that have no vector yet and add them to the generation's collection."""
+    batch = 256  # length sorting inside the embedder pays off on larger slices
+    ebar = tqdm(total=len(todo), desc="embedding", unit="chunk", disable=not show_bar or not todo, leave=False)
+    for i in range(0, len(todo), batch):
+        part = todo[i : i + batch]
+        vecs = embedder.embed_documents([c.retrieval_text for c in part])
+        collection.add(
+            ids=[c.id for c in part],
+            embeddings=vecs,
+            metadatas=[{"doc_id": c.doc_id, "kind": c.kind, "source": c.source} for c in part],
+        )
+        ebar.update(len(part))
+        note(0.5 + 0.45 * (i + len(part)) / max(len(todo), 1), f"向量化 {i + len(part)}/{len(todo)}")
+    ebar.close()
+
+
 def ingest(
     sources: Sequence[Source],
     kb_dir: Path,
@@ -194,38 +299,44 @@ def ingest(
     force: bool = False,
     bm25: tuple[float, float] = (1.2, 0.5),
 ) -> IngestReport:
-    """Bring the index in ``kb_dir`` in line with ``sources``. The live index stays readable throughout."""
+    """Bring the index in ``kb_dir`` in line with ``sources``: scan → check each file against the index (the change
+    table) → parse and chunk what changed → embed new chunks → commit a new generation. The live index stays
+    readable throughout, and a file that fails keeps its previously indexed version."""
     t0 = time.perf_counter()
     kinds = kinds or {}
     note = progress or (lambda frac, desc: None)
     check_required(sources)
     with writer_lock(kb_dir):
-        prev_gen = current_generation(kb_dir)
+        gen = current_generation(kb_dir)
         warnings: list[str] = []
-        damaged = check_generation(prev_gen) if prev_gen is not None else lost_manifest(kb_dir)
-        seed = not damaged
+        damaged = check_generation(gen) if gen is not None else lost_manifest(kb_dir)
         if damaged and not force:
             raise damage_error(kb_dir, damaged)
         if damaged:  # a forced rebuild (kb repair / --rebuild) starts from the source files alone
             warnings.append(f"当前索引已损坏（{damaged}），本次从源文件完整重建")
-            prev_gen = None
-        prev_manifest = read_manifest(prev_gen)
-        prev_chunks, prev_tokens = read_chunks(prev_gen)
-        same_model = prev_manifest.get("embedder") == embedder.name
+            gen = None
+        prev = Previous.read(gen)
         # Files chunked by another chunker version or size are re-chunked; unchanged chunks keep their vectors.
         chunker = f"{CHUNKER_VERSION}/{max_chars}"
-        rechunk = force or prev_manifest.get("chunker") != chunker
-        by_source: dict[str, list[int]] = {}
-        for i, c in enumerate(prev_chunks):
-            by_source.setdefault(c.source, []).append(i)
+        rechunk = force or prev.manifest.get("chunker") != chunker
 
+        # 1. scan
         files, results = scan(sources, excluded)
         kept: list[tuple[Chunk, list[str]]] = []
         manifest_files: dict[str, dict] = {}
+
+        def keep_previous(rel: str) -> bool:
+            """A file that cannot be ingested now keeps its indexed version (if it has one)."""
+            if rel not in prev.by_source:
+                return False
+            kept.extend(prev.held(rel))
+            manifest_files[rel] = prev.manifest["files"][rel]
+            return True
+
         for src in sources:
             if not src.required or any(_from_source(rel, src, sources) for rel in files):
                 continue
-            held = [rel for rel in prev_manifest["files"] if _from_source(rel, src, sources)]
+            held = [rel for rel in prev.manifest["files"] if _from_source(rel, src, sources)]
             if held and not force:
                 # An empty folder is far more often a wrong path or an unmounted drive than a wish to delete everything.
                 warnings.append(
@@ -233,148 +344,94 @@ def ingest(
                     f" — 检查 {src.setting} 的路径；确实要清空时运行 `assistant ingest --rebuild`"
                 )
                 for rel in held:
-                    manifest_files[rel] = prev_manifest["files"][rel]
-                    kept.extend((prev_chunks[i], prev_tokens[i]) for i in by_source.get(rel, []))
+                    manifest_files[rel] = prev.manifest["files"][rel]
+                    kept.extend(prev.held(rel))
             else:
                 warnings.append(f"知识库文件夹 {src.root} 中没有可入库的文件 — 把文档放进该文件夹，或检查 {src.setting} 的路径")
-        seen_hashes: dict[str, str] = {}
-        prev_failed: dict[str, dict] = prev_manifest.get("failed", {})
+        seen: dict[str, str] = {}
+        prev_failed: dict[str, dict] = prev.manifest.get("failed", {})
         failed_memo: dict[str, dict] = {}
-        changed = force or not same_model or tuple(prev_manifest.get("bm25", ())) != tuple(bm25)
+        changed = force or prev.manifest.get("embedder") != embedder.name or tuple(prev.manifest.get("bm25", ())) != tuple(bm25)
 
         bar = tqdm(files.items(), desc="reading", unit="file", disable=not show_bar, leave=False)
         for n, (rel, (path, root)) in enumerate(bar):
             note(0.5 * n / max(len(files), 1), f"读取 {rel}")
-            old = prev_manifest["files"].get(rel)
-            try:
-                check_size(path)  # before reading: a huge file must not be pulled into memory to hash it
-                data = path.read_bytes()
-            except IngestError as e:
-                results.append(FileResult(rel, "failed", error=str(e)))
-                failed_memo[rel] = {"sha256": "", "kind_override": kinds.get(rel, ""), "error": str(e)}
-                if rel in by_source:
-                    kept.extend((prev_chunks[i], prev_tokens[i]) for i in by_source[rel])
-                    manifest_files[rel] = old
-                continue
-            except OSError as e:
-                keep_old = rel in by_source
-                note_old = "；索引中保留该文件的上一版本" if keep_old else ""
-                results.append(FileResult(rel, "failed", error=f"{shown_name(path)}: 无法读取（{e.strerror}）{note_old} — 检查文件权限"))
-                if keep_old:  # an unreadable file must not take its indexed version with it
-                    kept.extend((prev_chunks[i], prev_tokens[i]) for i in by_source[rel])
-                    manifest_files[rel] = old
-                continue
-            digest = file_hash(data)
-            if digest in seen_hashes:
-                results.append(FileResult(rel, "duplicate", error=f"{shown_name(path)}: 与 {one_line(seen_hashes[digest])} 内容相同 — 删除其中一份"))
-                continue
-            seen_hashes[digest] = rel
-            kind = kinds.get(rel, "")
-            if old and old.get("sha256") == digest and old.get("kind_override", "") == kind and not rechunk and rel in by_source:
-                kept.extend((prev_chunks[i], prev_tokens[i]) for i in by_source[rel])
-                manifest_files[rel] = old
+            # 2. check against the index
+            old = prev.manifest["files"].get(rel)
+            check = check_file(rel, path, root, old, prev_failed.get(rel), kinds.get(rel, ""), seen, retry_failed=force)
+            if check.status == "unchanged" and not rechunk and rel in prev.by_source:
+                keep_previous(rel)
                 results.append(FileResult(rel, "unchanged", old.get("chunks", 0), title=old.get("title", ""), kind=old.get("kind", "")))
                 continue
-            memo = prev_failed.get(rel)
-            if memo and memo.get("sha256") == digest and memo.get("kind_override", "") == kind and not force:
-                # Failed before with these very bytes: report it again without re-parsing or re-committing.
-                results.append(FileResult(rel, "failed", error=memo.get("error", "")))
-                failed_memo[rel] = memo
-                if rel in by_source:
-                    kept.extend((prev_chunks[i], prev_tokens[i]) for i in by_source[rel])
-                    manifest_files[rel] = old
+            if check.status == "duplicate":
+                results.append(FileResult(rel, "duplicate", error=check.error))
                 continue
+            if check.status == "failed":
+                kept_old = keep_previous(rel)
+                # A passing problem (permissions) says the old version stays; a remembered failure is reported as it was.
+                msg = check.error if check.memo or not kept_old else check.error.replace(" — ", "；索引中保留该文件的上一版本 — ", 1)
+                results.append(FileResult(rel, "failed", error=msg))
+                if check.memo:
+                    failed_memo[rel] = {"sha256": check.digest, "kind_override": check.kind, "error": check.error}
+                continue
+            # 3. parse and chunk
             changed = True
             try:
-                with page_progress(_ocr_note(note, bar, n, len(files), rel)):
-                    doc = load_document(path, root, kind=kind)
-                doc = dataclasses.replace(doc, source=rel)
-                chunks = chunk_document(doc, max_chars=max_chars)
-                if not chunks:
-                    raise IngestError(path, "没有切分出任何文本段", "检查文件中是否有可读的文字")
+                doc, chunks = parse_file(check, max_chars, _ocr_note(note, bar, n, len(files), rel))
             except IngestError as e:
-                keep_old = rel in by_source
-                msg = str(e) + ("；索引中保留该文件的上一版本" if keep_old else "")
-                results.append(FileResult(rel, "failed", error=msg))
-                failed_memo[rel] = {"sha256": digest, "kind_override": kind, "error": msg}
-                if keep_old:
-                    kept.extend((prev_chunks[i], prev_tokens[i]) for i in by_source[rel])
-                    manifest_files[rel] = old
-                continue
+                msg = str(e)
             except Exception as e:  # a parser crash on one file must not stop the batch
                 msg = f"{shown_name(path)}: 无法解析（{type(e).__name__}: {one_line(str(e)[:200])}） — 用原来的软件另存为标准格式"
-                results.append(FileResult(rel, "failed", error=msg))
-                failed_memo[rel] = {"sha256": digest, "kind_override": kind, "error": msg}
-                if rel in by_source:
-                    kept.extend((prev_chunks[i], prev_tokens[i]) for i in by_source[rel])
-                    manifest_files[rel] = old
+            else:
+                kept.extend((c, tokenize(c.retrieval_text)) for c in chunks)
+                manifest_files[rel] = file_entry(check, doc, len(chunks))
+                results.append(FileResult(rel, "updated" if old else "added", len(chunks), title=doc.title, kind=doc.kind))
                 continue
-            kept.extend((c, tokenize(c.retrieval_text)) for c in chunks)
-            manifest_files[rel] = {
-                "sha256": digest,
-                "title": doc.title,
-                "kind": doc.kind,
-                "kind_override": kind,
-                "version": doc.version,
-                "chunks": len(chunks),
-                "warnings": list(doc.warnings),
-            }
-            if doc.ocr_pages:
-                manifest_files[rel]["ocr_pages"] = [list(p) for p in doc.ocr_pages]  # (page, confidence) read by OCR
-            results.append(FileResult(rel, "updated" if old else "added", len(chunks), title=doc.title, kind=doc.kind))
-        removed = [r for r in prev_manifest["files"] if r not in manifest_files and r not in {f.path for f in results if f.status == "failed"}]
-        changed = changed or failed_memo != prev_failed  # a failure appeared, changed or went away
-        for rel in removed:
-            changed = True
-            results.append(FileResult(rel, "removed"))
+            msg += "；索引中保留该文件的上一版本" if keep_previous(rel) else ""
+            results.append(FileResult(rel, "failed", error=msg))
+            failed_memo[rel] = {"sha256": check.digest, "kind_override": check.kind, "error": msg}
+        failed_now = {f.path for f in results if f.status == "failed"}
+        removed = [r for r in prev.manifest["files"] if r not in manifest_files and r not in failed_now]
+        changed = changed or failed_memo != prev_failed or bool(removed)  # a failure appeared, changed or went away
+        results.extend(FileResult(rel, "removed") for rel in removed)
 
         report = IngestReport(files=results, warnings=warnings)
-        if not changed and prev_gen is not None:
-            report.generation = prev_gen.name
-            report.chunks = len(prev_chunks)
+        if not changed and prev.gen is not None:
+            report.generation = prev.gen.name
+            report.chunks = len(prev.chunks)
             report.seconds = time.perf_counter() - t0
             note(1.0, "索引已是最新")
             return report
 
         chunks = label_versions([c for c, _ in kept])
         tokens = [t for _, t in kept]
-        writer = GenerationWriter(kb_dir, seed=seed)
+        writer = GenerationWriter(kb_dir, seed=not damaged)
         try:
+            # 4. embed (only chunks the previous generation has no vector for)
             collection = writer.open_collection(embedder.dim, embedder.name)
             existing = set(collection.get(include=[])["ids"]) if collection.count() else set()
-            wanted = {c.id for c in chunks}
-            stale = sorted(existing if force else existing - wanted)  # a forced rebuild re-embeds everything
+            stale = sorted(existing if force else existing - {c.id for c in chunks})  # a forced rebuild re-embeds everything
             for i in range(0, len(stale), 5000):
                 collection.delete(ids=stale[i : i + 5000])
             todo = [c for c in chunks if force or c.id not in existing]
-            batch = 256  # length sorting inside the embedder pays off on larger slices
-            ebar = tqdm(total=len(todo), desc="embedding", unit="chunk", disable=not show_bar or not todo, leave=False)
-            for i in range(0, len(todo), batch):
-                part = todo[i : i + batch]
-                vecs = embedder.embed_documents([c.retrieval_text for c in part])
-                collection.add(
-                    ids=[c.id for c in part],
-                    embeddings=vecs,
-                    metadatas=[{"doc_id": c.doc_id, "kind": c.kind, "source": c.source} for c in part],
-                )
-                ebar.update(len(part))
-                note(0.5 + 0.45 * (i + len(part)) / max(len(todo), 1), f"向量化 {i + len(part)}/{len(todo)}")
-            ebar.close()
+            embed_into(collection, embedder, todo, note, show_bar)
+            # 5. commit
             writer.write_chunks(chunks, tokens)
             writer.write_bm25(tokens, *bm25)
-            manifest = {
-                "embedder": embedder.name,
-                "dim": embedder.dim,
-                "files": manifest_files,
-                "errors": {f.path: f.error for f in results if f.error},
-                "failed": failed_memo,
-                "created": time.strftime("%Y-%m-%d %H:%M:%S"),
-                "sources": [str(s.root) for s in sources],
-                "chunks": len(chunks),
-                "bm25": list(bm25),
-                "chunker": chunker,
-            }
-            writer.commit(manifest)
+            writer.commit(
+                {
+                    "embedder": embedder.name,
+                    "dim": embedder.dim,
+                    "files": manifest_files,
+                    "errors": {f.path: f.error for f in results if f.error},
+                    "failed": failed_memo,
+                    "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+                    "sources": [str(s.root) for s in sources],
+                    "chunks": len(chunks),
+                    "bm25": list(bm25),
+                    "chunker": chunker,
+                }
+            )
         except BaseException as e:
             full = isinstance(e, Exception) and (_disk_full(e) or _nearly_full(kb_dir))
             writer.abort()
@@ -393,10 +450,15 @@ def ingest(
         return report
 
 
+# The change table as `kb list` shows it.
+DOC_STATUS = {"unchanged": "indexed", "changed": "changed", "new": "pending", "failed": "failed", "duplicate": "duplicate"}
+
+
 def document_status(
     sources: Sequence[Source], kb_dir: Path, kinds: dict[str, str] | None = None, excluded: set[str] = frozenset()
 ) -> list[dict]:
-    """Every file the knowledge base knows or sees, with its status against the live index.
+    """Every file the knowledge base knows or sees, with its status against the live index (the ingest's own
+    change table, check_file).
 
     indexed: in the index as it is on disk; changed: edited (or its declared kind changed) since;
     pending: not ingested yet; missing: indexed but the file is gone; failed / duplicate / skipped /
@@ -408,7 +470,7 @@ def document_status(
     files, skipped = scan(sources, set())
     out: list[dict] = []
     seen: dict[str, str] = {}
-    for rel, (path, _root) in files.items():
+    for rel, (path, root) in files.items():
         entry = {"path": rel, "status": "", "kind": "", "title": "", "chunks": 0, "error": "", "warnings": []}
         old = indexed.get(rel) or {}
         entry.update(kind=old.get("kind", ""), title=old.get("title", ""), chunks=old.get("chunks", 0), warnings=old.get("warnings", []))
@@ -416,26 +478,9 @@ def document_status(
             entry.update(ocr_pages=old["ocr_pages"], ocr_low=[p for p in old["ocr_pages"] if p[1] < LOW_CONFIDENCE])
         if rel in excluded:
             entry.update(status="excluded", error="已从知识库移除（文件本身保留）")
-            out.append(entry)
-            continue
-        try:
-            check_size(path)
-            digest = file_hash(path.read_bytes())
-        except (IngestError, OSError) as e:
-            entry.update(status="failed", error=str(e))
-            out.append(entry)
-            continue
-        kind = kinds.get(rel, "")
-        memo = failed.get(rel)
-        if digest in seen:
-            entry.update(status="duplicate", error=f"{shown_name(path)}: 与 {one_line(seen[digest])} 内容相同 — 删除其中一份")
-        elif memo and memo.get("sha256") == digest and memo.get("kind_override", "") == kind:
-            entry.update(status="failed", error=memo.get("error", ""))
-        elif old.get("sha256") == digest and old.get("kind_override", "") == kind:
-            entry["status"] = "indexed"
         else:
-            entry["status"] = "changed" if old else "pending"
-        seen.setdefault(digest, rel)
+            check = check_file(rel, path, root, old or None, failed.get(rel), kinds.get(rel, ""), seen)
+            entry.update(status=DOC_STATUS[check.status], error=check.error)
         out.append(entry)
     for rel, old in indexed.items():
         if rel not in files:
