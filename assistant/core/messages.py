@@ -105,6 +105,22 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "promote_not_upload": ("“{name}”不是用户上传的文件，已是正式文件", "只有“用户上传”的文件（uploads/ 下）可以转为正式文件"),
     "promote_exists": ("知识库文件夹中已有同名文件 {path}", "先改名或移走其中一个，再运行 `assistant kb promote`"),
     "promote_cannot_move": ("无法把 {name} 移入知识库文件夹 {folder}（{reason}）", "检查该文件夹是否存在、是否有写权限"),
+    # ---------------------------------------------------------------- web UI for an office: logins, history, feedback, admin pages
+    "login_required": (
+        "网页服务监听 {host}，同一网络中的其他计算机可以访问，但没有设置登录",
+        "用 `assistant user add 管理员 --role admin` 建立账号（网页改用账号登录），或同时设置 ASSISTANT_AUTH_USER 和 ASSISTANT_AUTH_PASSWORD；只在本机使用时去掉 --host",
+    ),
+    "note_login_prompt": ("请用办公账号登录（同一用户名 1 分钟内输错 5 次密码将暂停登录 1 分钟；登录 8 小时后需重新登录）", ""),
+    "note_accounts_override_auth": ("已有办公账号，网页改用账号登录；ASSISTANT_AUTH_USER / ASSISTANT_AUTH_PASSWORD 不再生效", ""),
+    "ui_login_needed": ("没有登录，或登录已过期", "刷新页面，重新登录"),
+    "ui_account_disabled": ("用户 {name} 已停用", "请管理员用 `assistant user enable {name}` 重新启用该账号"),
+    "ui_no_kb": ("用户 {name} 没有任何可查询的知识库", "请管理员用 `assistant user grant {name} 知识库名` 授权"),
+    "ui_kb_forbidden": ("知识库 {kb} 不存在，或用户 {name} 无权查询（可查询：{have}）", "在“知识库”下拉框中选择可查询的知识库"),
+    "ui_admin_only": ("用户 {name} 不是管理员，不能使用{page}", "请管理员（admin）操作"),
+    "ui_no_conversation": ("没有选择对话", "先在左侧“历史对话”中点击一段对话"),
+    "ui_feedback_no_answer": ("还没有选择要评价的回答", "点击回答下方的 👍 或 👎"),
+    "ui_answer_not_saved": ("这条回答没有保存到历史记录，不能评价", "重新提问后再评价"),
+    "ui_no_feedback_chosen": ("没有选择要审核的反馈", "在反馈列表中点击一行"),
 }
 
 
