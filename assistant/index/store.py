@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import fcntl
 import json
+import logging
 import os
 import shutil
 import time
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
 
 COLLECTION = "chunks"
+log = logging.getLogger(__name__)
 
 
 def chunk_to_json(c: Chunk, tokens: Sequence[str]) -> str:
@@ -216,7 +218,8 @@ def check_generation(gen: Path, deep: bool = True) -> str:
         import bm25s
 
         bm25s.BM25.load(str(gen / "bm25"), load_corpus=False)
-    except Exception as e:  # noqa: BLE001 - any failure to load is damage; it is reported, not hidden
+    except Exception as e:  # noqa: BLE001 - a boundary: any failure to load is damage, reported to the user and logged
+        log.warning("index check: bm25 of %s does not load", gen, exc_info=True)
         return f"bm25：无法加载（{type(e).__name__}）"
     db = gen / "chroma" / "chroma.sqlite3"
     if not db.is_file():
@@ -231,7 +234,8 @@ def check_generation(gen: Path, deep: bool = True) -> str:
     if deep:
         try:
             count = chroma_client(gen / "chroma").get_collection(COLLECTION).count()
-        except Exception as e:  # noqa: BLE001 - chroma raises its own error types; reported, not hidden
+        except Exception as e:  # noqa: BLE001 - a boundary: chroma raises its own error types; reported and logged
+            log.warning("index check: chroma of %s does not open", gen, exc_info=True)
             return f"chroma：无法打开向量库（{type(e).__name__}）"
         ids = {c.id for c in chunks}
         if count != len(ids):

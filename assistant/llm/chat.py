@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from assistant.core.errors import one_line
+from assistant.core.errors import AssistantError, one_line
 from assistant.core.messages import error
 from assistant.core.protocols import Messages
 
@@ -54,22 +54,26 @@ class OpenAIChatModel:
         return out
 
     def complete(self, messages: Messages) -> str:
+        import openai
+
         try:
             return _text(self.llm.invoke(self.to_langchain(messages)).content)
-        except Exception as e:
+        except openai.OpenAIError as e:
             raise self._error(e) from e
 
     def stream(self, messages: Messages) -> Iterator[str]:
+        import openai
+
         try:
             for chunk in self.llm.stream(self.to_langchain(messages)):
                 text = _text(chunk.content)
                 if text:
                     yield text
-        except Exception as e:
+        except openai.OpenAIError as e:
             raise self._error(e) from e
 
-    def _error(self, e: Exception) -> Exception:
-        """Turn client exceptions into one-line AssistantErrors with the fix; leave anything else alone."""
+    def _error(self, e: Exception) -> AssistantError:
+        """The client's exception as a one-line AssistantError with the fix."""
         import openai
 
         if isinstance(e, openai.APITimeoutError):
@@ -82,7 +86,7 @@ class OpenAIChatModel:
             return error("llm_model_not_found", url=self.base_url, model=self.model)
         if isinstance(e, openai.APIStatusError):
             return error("llm_status", status=e.status_code, detail=one_line(str(e)[:200]))
-        return e
+        return error("llm_status", status=type(e).__name__, detail=one_line(str(e)[:200]))
 
 
 def _text(content) -> str:
