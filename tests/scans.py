@@ -61,9 +61,9 @@ def cjk_face(font_path: Path, px: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(font_path), px)
 
 
-def corpus_blocks(md_path: Path, articles: int | None = None, start: int = 1) -> list[Block]:
-    """The title and the blocks of a corpus regulation from its article `start` on, `articles` of them, with the
-    chapter headings met on the way (and, from article 1, the 题注 and headings before it)."""
+def corpus_blocks(md_path: Path, articles: int | None = None, start: int = 1, title: bool = True) -> list[Block]:
+    """The title (unless title=False) and the blocks of a corpus regulation from its article `start` on, `articles`
+    of them, with the chapter headings met on the way (and, from article 1, the 题注 and headings before it)."""
     blocks: list[Block] = []
     pending: list[Block] = []  # what stands between the previous article and the next one
     seen = 0
@@ -72,7 +72,8 @@ def corpus_blocks(md_path: Path, articles: int | None = None, start: int = 1) ->
         if not line:
             continue
         if line.startswith("# "):
-            blocks.append(("title", line[2:].strip()))
+            if title:
+                blocks.append(("title", line[2:].strip()))
             continue
         block: Block = ("heading", line.lstrip("#").strip()) if line.startswith("#") else ("p", line)
         if ARTICLE_AT_START.match(line):

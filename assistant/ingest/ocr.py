@@ -53,6 +53,8 @@ _UNIT_START = re.compile(
 )
 _UNIT_HEAD = re.compile(rf"^第[{_CN}\d]+[编章节]")  # a short 章/节 heading is a paragraph of its own
 _ENDS_SENTENCE = ("。", "：", ":", "；", ";", "！", "？", "”", "」", "）", ")")
+# The recogniser drops the gap after a leading 第N条/第N章 (printed as a full-width space); it is put back as one space.
+_MARKER_GAP = re.compile(rf"^(第[{_CN}\d]+[编章节条](?:之[{_CN}]+)?)(?=[^\s，。、；：:,.])")
 
 
 @dataclass(frozen=True)
@@ -388,7 +390,7 @@ def _paragraphs(lines: list[list[OcrBox]]) -> list[str]:
         else:
             paras[-1] = _join(paras[-1], text)
         prev = (text, x0, x1, y0, centred)
-    return paras
+    return [_MARKER_GAP.sub(r"\1 ", p) for p in paras]
 
 
 def ocr_image(image: Image.Image | np.ndarray | bytes | str | Path) -> OcrPage:
