@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from assistant.core.messages import error
-from assistant.core.types import DOC_KINDS, KIND_LABELS
+from assistant.core.types import DOC_KINDS, KIND_LABELS, PROVENANCE_LABELS, UPLOADS_PREFIX
 from assistant.faces.cli.main import EXTENSIONS, _service, command
 
 STATUS = {
@@ -29,7 +29,7 @@ PROBLEMS = ("failed", "duplicate", "skipped")
 
 
 def _extend(sub) -> None:
-    kb = sub.add_parser("kb", help="manage knowledge bases: list, add, remove, rebuild, stats, repair (name with --kb)")
+    kb = sub.add_parser("kb", help="manage knowledge bases: list, add, remove, promote, rebuild, stats, repair (name with --kb)")
     verbs = kb.add_subparsers(dest="kb_cmd", required=True)
     s = verbs.add_parser("list", help="documents of this knowledge base with their status, and the other knowledge bases")
     s.add_argument("--json", action="store_true")
@@ -39,6 +39,9 @@ def _extend(sub) -> None:
     s.add_argument("--json", action="store_true")
     s = verbs.add_parser("remove", help="take a document out (uploads are deleted, files in the knowledge folder only excluded)")
     s.add_argument("name", help="path, file name or title as shown by `kb list`")
+    s.add_argument("--json", action="store_true")
+    s = verbs.add_parser("promote", help="an admin's decision: move an upload (用户上传) into the knowledge folder (正式文件) and re-index")
+    s.add_argument("name", help="path, file name or title of the upload as shown by `kb list`")
     s.add_argument("--json", action="store_true")
     s = verbs.add_parser("rebuild", help="re-read, re-chunk and re-embed every document")
     s.add_argument("--json", action="store_true")
@@ -97,6 +100,11 @@ def cmd_kb(args, settings) -> int:
         return _print_report(svc.add_files(args.files, kind=args.kind or ""), args.json)
     if verb == "remove":
         return _print_report(svc.remove_file(args.name), args.json)
+    if verb == "promote":
+        path, report = svc.promote(args.name)
+        if not args.json:
+            print(f"已转为正式文件：{path}（移入 {svc.settings.knowledge_dir}）")
+        return _print_report(report, args.json)
     if verb == "rebuild":
         return _print_report(svc.ingest(force=True, show_bar=not args.json), args.json)
     if verb == "stats":
@@ -136,7 +144,8 @@ def _list(svc, as_json: bool) -> int:
             continue
         title = f"  《{e['title']}》" if e["title"] else ""
         chunks = f"  {e['chunks']} 段" if e["chunks"] else ""
-        print(f"{STATUS.get(e['status'], e['status']):<6} {KINDS.get(e['kind'], e['kind']):<5} {e['path']}{chunks}{title}")
+        origin = PROVENANCE_LABELS["upload" if e["path"].startswith(UPLOADS_PREFIX) else "official"]
+        print(f"{STATUS.get(e['status'], e['status']):<6} {KINDS.get(e['kind'], e['kind']):<5} {origin}  {e['path']}{chunks}{title}")
         for w in e.get("warnings") or []:
             print(f"       注意：{w}")
         if e.get("ocr_pages"):

@@ -1,8 +1,9 @@
-"""`assistant serve`: bring the index up to date, then open the web UI on this machine."""
+"""`assistant serve`: open the web UI on this machine at once, and bring the index up to date in the background."""
 
 from __future__ import annotations
 
 import sys
+import threading
 
 from assistant.core.errors import AssistantError
 from assistant.core.messages import error
@@ -19,7 +20,7 @@ def extra_tabs() -> list:
 
 
 def _extend(sub) -> None:
-    s = sub.add_parser("serve", help="update the index, then start the web UI (http://127.0.0.1:7860)")
+    s = sub.add_parser("serve", help="start the web UI (http://127.0.0.1:7860) and update the index in the background")
     s.add_argument("--host", help="address to listen on (default 127.0.0.1: this machine only)")
     s.add_argument("--port", type=int, help="port (default 7860)")
     s.add_argument("--no-ingest", dest="no_ingest", action="store_true", help="start with the index as it is")
@@ -36,20 +37,8 @@ def cmd_serve(args, settings) -> int:
 
     update = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = settings.model_copy(update=update)
-    launch_kwargs(settings)  # fail on a half-configured login before the slow ingest
+    launch_kwargs(settings)  # fail on a half-configured login before anything starts
     svc = _service(settings)
-    if not args.no_ingest:
-        print(f"正在更新索引：{settings.knowledge_dir}", file=sys.stderr)
-        report = svc.ingest()
-        for w in report.warnings:
-            print(f"注意：{w}", file=sys.stderr)
-        for f in report.failures:
-            print(f"跳过 {f.error}", file=sys.stderr)
-        print(report.summary(), file=sys.stderr)
-    try:  # load the model, jieba and the index now, so the first question does not wait for them
-        svc.search("全面从严治党")
-    except AssistantError as e:
-        print(f"注意：{e}", file=sys.stderr)
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"注意：监听 {settings.host}，同一网络中的其他计算机可以访问本服务。", file=sys.stderr)
     demo = build_app(svc, extra_tabs())
@@ -58,5 +47,31 @@ def cmd_serve(args, settings) -> int:
     except OSError as e:  # gradio reports a busy port as OSError
         raise error("cannot_listen", host=settings.host, port=settings.port, detail=e) from e
     print(f"在浏览器中打开 {url}  （Ctrl-C 退出）", file=sys.stderr)
+    # Listening already: the index is brought up to date in the background while the previous one answers.
+    if args.no_ingest:
+        threading.Thread(target=_warm_up, args=(svc,), daemon=True).start()
+    else:
+        print(f"正在更新索引：{settings.knowledge_dir}（更新期间由现有索引回答）", file=sys.stderr)
+        job = svc.jobs.start("启动时更新", lambda progress: _warm_up(svc) or svc.ingest(progress=progress, show_bar=False))
+        threading.Thread(target=_print_when_done, args=(job,), daemon=True).start()
     demo.block_thread()
     return 0
+
+
+def _warm_up(svc) -> None:
+    """Load the model, jieba and the index now, so the first question does not wait for them."""
+    try:
+        svc.search("全面从严治党")
+    except AssistantError as e:
+        print(f"注意：{e}", file=sys.stderr)
+
+
+def _print_when_done(job) -> None:
+    job.wait()
+    report = job.report
+    if report is not None:
+        for w in report.warnings:
+            print(f"注意：{w}", file=sys.stderr)
+        for f in report.failures:
+            print(f"跳过 {f.error}", file=sys.stderr)
+    print(job.status(), file=sys.stderr)

@@ -5,7 +5,11 @@ Everything the page loads is served by this process (local fonts, no CDN, no ana
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -70,6 +74,7 @@ CSS = """
 .src-other summary { cursor: pointer; color: var(--body-text-color-subdued); }
 .kb-stats, .kb-result { padding: 6px 2px; }
 .kb-failures { color: #b91c1c; }
+.kb-job, .kb-progress { color: #8a5300; padding: 4px 2px; }
 #app-header h1 { margin: 0; font-size: 1.5em; }
 #app-header p { margin: 2px 0 0; color: var(--body-text-color-subdued); }
 """
@@ -182,7 +187,14 @@ def ask_api(service: AssistantService, question: str, history: object = None, mo
         raise gr.Error(internal_error("/ask", service)) from None
 
 
-def _chat_fn(service: AssistantService):
+def _chat_fn(
+    service: AssistantService,
+    on_answer: Callable[[str, Answer], dict] | None = None,
+    on_error: Callable[[str, Exception], None] | None = None,
+):
+    """The chat's respond and regenerate handlers. ``on_answer(question, answer)`` (the office's history and audit)
+    returns extra keys for the saved turn; ``on_error(question, error)`` hears of a question that got no answer."""
+
     def respond(question: str, turns: list[Turn], mode: str) -> Iterator[tuple]:
         """Stream one answer; yields (chatbot messages, turns, sources panel)."""
         turns = list(turns or [])
@@ -201,17 +213,22 @@ def _chat_fn(service: AssistantService):
                     text += item
                     yield _messages(turns, (question, render.streaming_html(text))), turns, gr.skip()
         except AssistantError as e:
+            if on_error:
+                on_error(question, e)
             turns.append({"q": question, "a": "", "html": render.error_html(_message(e))})
             yield _messages(turns), turns, render.sources_html(None)
             return
-        except Exception:  # noqa: BLE001 - the UI boundary: logged with its traceback, the page gets one line
+        except Exception as e:  # noqa: BLE001 - the UI boundary: logged with its traceback, the page gets one line
+            if on_error:
+                on_error(question, e)
             turns.append({"q": question, "a": "", "html": render.error_html(internal_error("chat", service))})
             yield _messages(turns), turns, render.sources_html(None)
             return
         if answer is None:  # an answerer that ends without its Answer broke the protocol
             raise gr.Error("回答生成中断，请重试。")
         sources = render.sources_html(answer)
-        turns.append({"q": question, "a": answer.text, "html": render.answer_html(answer)})
+        turn = {"q": question, "a": answer.text, "html": render.answer_html(answer)}
+        turns.append({**turn, **(on_answer(question, answer) if on_answer else {})})
         yield _messages(turns), turns, sources
 
     def regenerate(turns: list[Turn], mode: str) -> Iterator[tuple]:
@@ -239,8 +256,10 @@ def _progress_cb(progress: gr.Progress) -> Callable[[float, str], None]:
     return note
 
 
-def _build_chat_tab(service: AssistantService) -> None:
+def _build_chat_tab(service: AssistantService, office=None, demo: gr.Blocks | None = None) -> None:
+    """The 问答 tab; ``office`` (history.OfficePage) adds the knowledge-base choice, feedback and saved history."""
     respond, regenerate = _chat_fn(service)
+    limit = service.settings.ui_concurrency  # questions answered at once; the read path is thread-safe
     with gr.Tab("问答", id="chat"), gr.Row(equal_height=False):
         with gr.Column(scale=3):
             chatbot = gr.Chatbot(
@@ -248,7 +267,7 @@ def _build_chat_tab(service: AssistantService) -> None:
                 elem_id="chatbot",
                 height=560,
                 latex_delimiters=[],  # a stray $ in a regulation must not become math
-                feedback_options=None,
+                feedback_options=("Like", "Dislike") if office else None,
                 sanitize_html=True,
                 # gradio's copy buttons copy the raw HTML and "share" posts online; "复制回答" copies the visible text instead
                 buttons=[],
@@ -264,6 +283,8 @@ def _build_chat_tab(service: AssistantService) -> None:
                 clear = gr.Button("清空对话", elem_id="clear", size="sm")
                 copy = gr.Button("复制回答", elem_id="copy", size="sm")
                 mode = gr.Dropdown(MODE_CHOICES, value=service.settings.mode, label="检索方式", scale=2, min_width=160)
+            if office:
+                office.build_chat_extras()
             gr.Examples(EXAMPLES, inputs=question, label="示例问题")
         with gr.Column(scale=2, min_width=300):
             gr.Markdown("#### 来源条文")
@@ -271,14 +292,17 @@ def _build_chat_tab(service: AssistantService) -> None:
         # Inside the tab: a State left directly under gr.Tabs renders as a phantom tab.
         turns = gr.State([])
         pending = gr.State("")
+    if office:
+        office.wire_chat(demo, chatbot, question, send, regen, clear, mode, sources, turns, pending)
+        return
 
     outs = [chatbot, turns, sources]
     for trigger in (question.submit, send.click):
         trigger(lambda q: ("", q), question, [question, pending], queue=False, api_visibility="private").then(
-            respond, [pending, turns, mode], outs, api_visibility="private"
+            respond, [pending, turns, mode], outs, api_visibility="private", concurrency_limit=limit, concurrency_id="answer"
         )
     for trigger in (regen.click, chatbot.retry):
-        trigger(regenerate, [turns, mode], outs, api_visibility="private")
+        trigger(regenerate, [turns, mode], outs, api_visibility="private", concurrency_limit=limit, concurrency_id="answer")
     copy.click(None, js=COPY_JS)
     reset = (lambda: ([], [], render.sources_html(None), ""), None, [chatbot, turns, sources, question])
     for trigger in (clear.click, chatbot.clear):
@@ -292,7 +316,10 @@ def _build_kb_tab(service: AssistantService) -> tuple[Callable[[], tuple], list]
             with gr.Column(scale=2):
                 files = gr.File(label="上传文件（.md .txt .docx .pdf .xlsx .csv .html）", file_count="multiple", elem_id="kb-upload")
                 kind = gr.Dropdown(KINDS, value="", label="文件类型")
-                add = gr.Button("导入知识库", variant="primary", elem_id="kb-add")
+                with gr.Row():
+                    add = gr.Button("导入知识库", variant="primary", elem_id="kb-add")
+                    cancel = gr.Button("取消导入", elem_id="kb-cancel", size="sm")
+                progress_line = gr.HTML(elem_id="kb-progress", js_on_load=None)
                 result = gr.HTML(elem_id="kb-result", js_on_load=None)
             with gr.Column(scale=3):
                 table = gr.Dataframe(headers=DOC_HEADERS, value=[], interactive=False, elem_id="kb-docs", wrap=True)
@@ -304,14 +331,29 @@ def _build_kb_tab(service: AssistantService) -> tuple[Callable[[], tuple], list]
     def view() -> tuple:
         return _kb_view(service)
 
-    def add_files(paths: list[str] | None, kind: str, progress=gr.Progress()) -> tuple:  # noqa: B008 - gradio injects it
+    def add_files(paths: list[str] | None, kind: str) -> Iterator[tuple]:
+        """Start the import as a background job (the index keeps answering), show its progress, then its report."""
         if not paths:
             raise gr.Error("请先选择要上传的文件。")
+        files = [Path(p) for p in paths]
+        names = "、".join(p.name for p in files[:3]) + (f" 等 {len(files)} 个文件" if len(files) > 3 else "")
         try:
-            report = service.add_files([Path(p) for p in paths], kind, progress=_progress_cb(progress))
+            job = service.jobs.start(f"导入 {names}", lambda progress: service.add_files(files, kind, progress=progress))
         except AssistantError as e:
             raise gr.Error(_message(e)) from e
-        return (render.ingest_html(report.summary(), [*report.warnings, *(f.error for f in report.failures)]), None, *view())
+        skip = (gr.skip(),) * 5
+        while not job.wait(0.5):
+            yield (f'<div class="kb-progress">{render.escape(job.status())}</div>', *skip)
+        for p in files:  # gradio's copy is no longer needed: the upload is in the knowledge base's uploads/ now
+            p.unlink(missing_ok=True)
+        if job.state != "done" or job.report is None:
+            yield ("", render.ingest_html(job.status(), []), None, *view())
+            return
+        report = job.report
+        yield ("", render.ingest_html(report.summary(), [*report.warnings, *(f.error for f in report.failures)]), None, *view())
+
+    def cancel_job() -> str:
+        return render.escape("已请求取消，正在停止…") if service.jobs.cancel() else render.escape("当前没有正在进行的导入。")
 
     def remove_file(rel: str | None, progress=gr.Progress()) -> tuple:  # noqa: B008
         if not rel:
@@ -323,38 +365,78 @@ def _build_kb_tab(service: AssistantService) -> tuple[Callable[[], tuple], list]
         return (render.ingest_html(f"已移除 {rel}。" + report.summary(), []), *view())
 
     kb_outs = [stats, table, target]
-    add.click(guarded(add_files, service), [files, kind], [result, files, *kb_outs], api_visibility="private")
+    add.click(guarded(add_files, service), [files, kind], [progress_line, result, files, *kb_outs], api_visibility="private")
+    cancel.click(cancel_job, None, progress_line, queue=False, api_visibility="private")
     remove.click(guarded(remove_file, service), target, [result, *kb_outs], api_visibility="private")
     refresh.click(guarded(view, service), None, kb_outs, api_visibility="private")
     return view, kb_outs
 
 
-def build_app(service: AssistantService, extra_tabs: Sequence[Callable[[AssistantService], None]] = ()) -> gr.Blocks:
-    """The whole UI. ``extra_tabs`` are ``fn(service)`` callables that add their own gr.Tab inside the app."""
+_UPLOAD_DIR: list[str] = []
+
+
+def upload_dir() -> str:
+    """This process's own folder for gradio's uploads (GRADIO_TEMP_DIR), instead of the shared /tmp/gradio: private
+    (0700), emptied on a schedule by the Blocks' delete_cache and removed when the process exits."""
+    if not _UPLOAD_DIR:
+        path = tempfile.mkdtemp(prefix="party-assistant-uploads-")
+        atexit.register(shutil.rmtree, path, True)
+        _UPLOAD_DIR.append(path)
+    os.environ["GRADIO_TEMP_DIR"] = _UPLOAD_DIR[0]
+    return _UPLOAD_DIR[0]
+
+
+def job_status(service: AssistantService) -> str:
+    """The index-update line under the header: 正在更新索引… while a background ingest runs, else nothing."""
+    job = service.jobs.running
+    return f'<div class="kb-job">{render.escape(job.status())}</div>' if job is not None else ""
+
+
+def build_app(service: AssistantService, extra_tabs: Sequence[Callable[[AssistantService], None]] = (), office=None) -> gr.Blocks:
+    """The whole UI. ``extra_tabs`` are ``fn(service)`` callables that add their own gr.Tab inside the app. ``office``
+    (office_ui.OfficeUI, when the office has accounts): logins with the accounts, the user's knowledge bases, history,
+    feedback and the admin tabs."""
     offline_env()
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+    page = None
+    if office is not None:
+        from assistant.faces.ui.history import OfficePage
+
+        page = OfficePage(office)
+    upload_dir()
+    age = int(service.settings.upload_max_age_hours * 3600)
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(min(age, 3600), age)) as demo:
         gr.HTML(
             f"<h1>{TITLE}</h1><p>回答只依据知识库中的文件，每句标注来源；把鼠标移到 [n] 上或点击它可查看原文。</p>",
             elem_id="app-header",
             js_on_load=None,
         )
+        status = gr.HTML(job_status(service), elem_id="index-status", js_on_load=None)
+        gr.Timer(2.0).tick(lambda: job_status(service), None, status, queue=False, api_visibility="private", show_progress="hidden")
+        if page:
+            page.build_sidebar()
         with gr.Tabs():
-            _build_chat_tab(service)
+            _build_chat_tab(service, page, demo)
             kb_view, kb_outs = _build_kb_tab(service)
             for add_tab in extra_tabs:
                 add_tab(service)
+            if page:
+                page.build_admin_tabs(demo)
         demo.load(guarded(kb_view, service), None, kb_outs, api_visibility="private")
 
-        def ask(question: str, history: list[list[str]] | None = None, mode: str = "") -> dict:
+        def ask(question: str, history: list[list[str]] | None = None, mode: str = "", request: gr.Request = None) -> dict:  # type: ignore[assignment]
             """Answer one question from the knowledge base; history is [[question, answer], ...]."""
+            if page:
+                return guarded(page.ask)(question, history, mode, request)
             return ask_api(service, question, history, mode)
 
         gr.api(ask, api_name="ask")
+    demo.office_ui = office  # type: ignore[attr-defined] - launch() takes the logins from it
     return demo
 
 
-def launch_kwargs(settings: Settings) -> dict:
-    """Arguments for Blocks.launch: local only, no share link, no SSR/node, optional password."""
+def launch_kwargs(settings: Settings, office=None) -> dict:
+    """Arguments for Blocks.launch: local only, no share link, no SSR/node; logins with the office accounts
+    (``office``: office_ui.OfficeUI), else the optional single ASSISTANT_AUTH_* login. Off loopback a login is required."""
     kwargs: dict = {
         "server_name": settings.host,
         "server_port": settings.port,
@@ -368,18 +450,23 @@ def launch_kwargs(settings: Settings) -> dict:
         "footer_links": ["api", "settings"],
         "theme": gr.themes.Default(primary_hue="red", font=THEME_FONTS),
         "css": CSS,
+        "max_file_size": f"{settings.max_upload_mb}mb",
     }
+    if office is not None:
+        return {**kwargs, **office.launch_kwargs()}
     user, password = settings.auth_user, settings.auth_password.get_secret_value()
     if bool(user) != bool(password):
         raise error("login_incomplete")
     if user:
         kwargs["auth"] = (user, password)
         kwargs["auth_message"] = "请输入用户名和密码"
+    elif settings.host.strip() not in ("127.0.0.1", "localhost", "::1"):
+        raise error("login_required", host=settings.host)
     return kwargs
 
 
 def launch(demo: gr.Blocks, settings: Settings, **overrides) -> tuple:
     """Start the server; overrides (e.g. prevent_thread_lock=True in tests) win over launch_kwargs."""
     offline_env()
-    demo.queue(default_concurrency_limit=1)
-    return demo.launch(**{**launch_kwargs(settings), **overrides})
+    demo.queue(default_concurrency_limit=settings.ui_concurrency)
+    return demo.launch(**{**launch_kwargs(settings, getattr(demo, "office_ui", None)), **overrides})
