@@ -144,8 +144,8 @@ def _list(svc, as_json: bool) -> int:
             continue
         title = f"  《{e['title']}》" if e["title"] else ""
         chunks = f"  {e['chunks']} 段" if e["chunks"] else ""
-        origin = PROVENANCE_LABELS["upload" if e["path"].startswith(UPLOADS_PREFIX) else "official"]
-        print(f"{STATUS.get(e['status'], e['status']):<6} {KINDS.get(e['kind'], e['kind']):<5} {origin}  {e['path']}{chunks}{title}")
+        origin = f"  〔{PROVENANCE_LABELS['upload']}〕" if e["path"].startswith(UPLOADS_PREFIX) else ""
+        print(f"{STATUS.get(e['status'], e['status']):<6} {KINDS.get(e['kind'], e['kind']):<5} {e['path']}{chunks}{title}{origin}")
         for w in e.get("warnings") or []:
             print(f"       注意：{w}")
         if e.get("ocr_pages"):
