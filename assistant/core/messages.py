@@ -121,6 +121,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ui_feedback_no_answer": ("还没有选择要评价的回答", "点击回答下方的 👍 或 👎"),
     "ui_answer_not_saved": ("这条回答没有保存到历史记录，不能评价", "重新提问后再评价"),
     "ui_no_feedback_chosen": ("没有选择要审核的反馈", "在反馈列表中点击一行"),
+    # ---------------------------------------------------------------- answers at once (extractive first, then the model) and scaling out
+    "note_at_once_pending": ("先显示摘录，模型回答生成中…", ""),
+    "note_at_once_unverified": ("模型的回答没有通过引用核对，保留摘录回答", ""),
+    "note_at_once_model_down": ("模型暂时无法回答（{reason}），保留摘录回答", ""),
+    "chroma_server_unreachable": ("连不上向量库服务 {url}（{reason}）", "启动它（`chroma run --path 目录 --port 端口`），或改正 ASSISTANT_CHROMA_URL；留空则使用本机内嵌的向量库"),
+    "chroma_url_invalid": ("ASSISTANT_CHROMA_URL 的值 {url!r} 无效", "写成 http://主机:端口，例如 http://127.0.0.1:8000；留空则使用本机内嵌的向量库"),
 }
 
 
