@@ -48,7 +48,8 @@ class Answerer(Protocol):
     def answer(self, question: str, hits: Sequence[Hit], query: str = "", decision: Decision | None = None) -> Answer: ...
 
     def stream(self, question: str, hits: Sequence[Hit], query: str = "", decision: Decision | None = None) -> Iterator[str | Answer]:
-        """Yield text deltas, then the final verified Answer (the same one ``answer`` returns)."""
+        """Yield text deltas, then the final verified Answer (the same one ``answer`` returns). An Answer with
+        ``provisional=True`` may come first (shown at once, replaced by a later Answer); the last Answer is final."""
         ...
 
 

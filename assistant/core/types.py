@@ -140,6 +140,8 @@ class Answer:
     related: tuple[Citation, ...] = ()  # articles that may be relevant, shown as not being an answer
     notes: tuple[str, ...] = ()  # how the question was understood
     confidence: float | None = None
+    # A stand-in shown at once (the verified extractive answer while the model writes); a later Answer replaces it.
+    provisional: bool = False
 
     def __post_init__(self) -> None:
         if not self.outcome:
@@ -156,6 +158,7 @@ class Answer:
             "outcome": self.outcome,
             "outcome_label": OUTCOME_LABELS[self.outcome],
             "confidence": None if self.confidence is None else round(self.confidence, 3),
+            "provisional": self.provisional,
             "notes": list(self.notes),
             "refused": self.refused,
             "citations": [
