@@ -158,6 +158,6 @@ def test_compose_builds_llm_answerer_and_rewriter():
     from assistant.answering.rewrite import LLMRewriter, heuristic_rewrite
     from assistant.app.compose import build_answerer, build_rewriter
 
-    s = Settings(answerer="llm", embedder="hash")
+    s = Settings(answerer="llm", embedder="hash", answer_at_once=False)
     assert isinstance(build_answerer(s), LLMAnswerer) and isinstance(build_rewriter(s), LLMRewriter)
     assert build_rewriter(Settings(answerer="extractive", embedder="hash")) is heuristic_rewrite

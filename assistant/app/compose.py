@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from assistant.answering.at_once import AtOnceAnswerer
 from assistant.answering.extractive import ExtractiveAnswerer
 from assistant.answering.gate import Gate, load_gate
 from assistant.answering.llm import LLMAnswerer
@@ -37,7 +38,10 @@ def build_answerer(settings: Settings) -> Answerer:
     if settings.answerer == "extractive":
         return ExtractiveAnswerer(min_relevance=settings.min_relevance)
     if settings.answerer == "llm":
-        return LLMAnswerer(build_chat_model(settings), settings.prompts_dir, min_relevance=settings.min_relevance)
+        model = LLMAnswerer(build_chat_model(settings), settings.prompts_dir, min_relevance=settings.min_relevance)
+        if settings.answer_at_once:  # the extractive answer at once, the model's after it when it verifies
+            return AtOnceAnswerer(ExtractiveAnswerer(min_relevance=settings.min_relevance), model)
+        return model
     raise error("unknown_answerer", value=settings.answerer)
 
 

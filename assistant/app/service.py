@@ -358,7 +358,8 @@ class AssistantService:
         return final
 
     def stream_ask(self, question: str, history: Sequence[tuple[str, str]] = (), mode: str | None = None) -> Iterator[str | Answer]:
-        """Yield answer text deltas, then the verified Answer. History only shapes the query, never the context."""
+        """Yield answer text deltas, then the verified Answer. History only shapes the query, never the context.
+        With the LLM answerer a provisional Answer (the extractive one, Answer.provisional) comes first; the last is final."""
         t0 = time.perf_counter()
         self.check_question(question)
         query = self.rewriter(question, history) if history else question
@@ -367,7 +368,7 @@ class AssistantService:
         hits = self.search(query, mode=mode, extra=extra, reader=reader)
         decision = self.decide(query, hits, mode, extra, reader=reader)
         for item in self.answerer.stream(question, hits, query=query, decision=decision):
-            if isinstance(item, Answer):
+            if isinstance(item, Answer) and not item.provisional:
                 # Question text stays out of the log: documents and questions can be sensitive.
                 log.info(
                     "ask: %d chars, kb=%s, mode=%s, outcome=%s, %d citations, %.0f ms",

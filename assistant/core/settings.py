@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     llm_temperature: float = 0.1
     llm_max_tokens: int = 512
     llm_timeout: float = 120.0
+    # With the LLM answerer: show the verified extractive answer at once and the model's answer after it, replacing it
+    # only when it verifies (a model that is down or fails verification leaves the extractive one); off = wait for the model.
+    answer_at_once: bool = True
     # Local llama-server (`assistant llm serve`): which bundled GGUF, which binary (empty = find one), context size.
     llm_local_model: Literal["qwen", "smollm2"] = "qwen"
     llm_server_bin: str = ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 
 from assistant.core.protocols import Messages
@@ -12,9 +13,11 @@ class ScriptedChatModel:
 
     name = "scripted"
 
-    def __init__(self, replies: Sequence[str] | Callable[[Messages], str] = (), chunk: int = 3) -> None:
+    def __init__(self, replies: Sequence[str] | Callable[[Messages], str] = (), chunk: int = 3, delay: float = 0.0) -> None:
+        """``delay``: seconds before each streamed piece, a slow model (the local LLM takes seconds per sentence)."""
         self._replies: list[str] | Callable[[Messages], str] = replies if callable(replies) else list(replies)
         self.chunk = chunk
+        self.delay = delay
         self.calls: list[list[tuple[str, str]]] = []
 
     def _next(self, messages: Messages) -> str:
@@ -32,4 +35,6 @@ class ScriptedChatModel:
     def stream(self, messages: Messages) -> Iterator[str]:
         text = self._next(messages)
         for i in range(0, len(text), self.chunk):
+            if self.delay:
+                time.sleep(self.delay)
             yield text[i : i + self.chunk]

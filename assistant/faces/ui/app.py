@@ -205,13 +205,17 @@ def _chat_fn(
         yield _messages(turns, (question, render.streaming_html("正在检索知识库…"))), turns, render.sources_pending()
         text = ""
         answer: Answer | None = None
+        shown = ""  # a provisional answer (the extractive one while the model writes), shown at once above the model's text
         try:
             for item in service.stream_ask(question, _history(turns), mode or None):
-                if isinstance(item, Answer):
+                if isinstance(item, Answer) and item.provisional:
+                    shown = render.answer_html(item)
+                    yield _messages(turns, (question, shown)), turns, render.sources_html(item)
+                elif isinstance(item, Answer):
                     answer = item
                 else:
                     text += item
-                    yield _messages(turns, (question, render.streaming_html(text))), turns, gr.skip()
+                    yield _messages(turns, (question, shown + render.streaming_html(text))), turns, gr.skip()
         except AssistantError as e:
             if on_error:
                 on_error(question, e)
