@@ -189,7 +189,7 @@ def answerer(request: pytest.FixtureRequest) -> Answerer:
     from assistant.llm.chat import openai_chat_model
 
     chat = openai_chat_model(llm_settings(request.getfixturevalue("smollm2_server"), llm_max_tokens=32))
-    return LLMAnswerer(chat, PROMPTS)
+    return LLMAnswerer(chat, PROMPTS, max_context=2)  # a short prompt: prompt processing dominates on a CPU
 
 
 @pytest.fixture()
