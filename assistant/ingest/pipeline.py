@@ -36,7 +36,8 @@ from assistant.text.thesaurus import is_thesaurus_file
 
 VERSIONS = json.loads((RESOURCES / "versions.json").read_text("utf-8"))
 # Housekeeping files that sit beside documents but are not knowledge (a corpus MANIFEST lists what is *missing*).
-SKIP_NAMES = {"readme.md", "readme.txt", "license", "license.md", "license.txt", "manifest.md", "changelog.md", "make_samples.py"}
+SKIP_NAMES = {"readme.md", "readme.txt", "license", "license.md", "license.txt", "manifest.md", "changelog.md", "make_samples.py",
+              "废止.txt"}  # 废止.txt: the titles an admin marked 已废止 (app.documents.REPEAL_FILE)
 
 Progress = Callable[[float, str], None]
 
@@ -286,6 +287,59 @@ def embed_into(collection, embedder: Embedder, todo: Sequence[Chunk], note: Prog
     ebar.close()
 
 
+def _empty_sources(sources: Sequence[Source], files: dict[str, tuple[Path, Path]]) -> list[Source]:
+    """The user's required folders in which the scan found nothing to ingest."""
+    return [src for src in sources if src.required and not any(_from_source(rel, src, sources) for rel in files)]
+
+
+def _empty_source_warning(src: Source, held: int, keep: bool) -> str:
+    if held and keep:
+        return (
+            f"知识库文件夹 {src.root} 中没有可入库的文件；保留索引中原有的 {held} 个文件"
+            f" — 检查 {src.setting} 的路径；确实要清空时运行 `assistant ingest --rebuild`"
+        )
+    return f"知识库文件夹 {src.root} 中没有可入库的文件 — 把文档放进该文件夹，或检查 {src.setting} 的路径"
+
+
+def write_generation(
+    kb_dir: Path,
+    embedder: Embedder,
+    chunks: list[Chunk],
+    tokens: list[list[str]],
+    manifest: dict,
+    bm25: tuple[float, float],
+    *,
+    seed: bool,
+    force: bool,
+    note: Progress,
+    show_bar: bool,
+) -> tuple[str, int]:
+    """Steps 4 and 5: embed the chunks the previous generation has no vector for, write chunks and BM25, commit.
+    Returns (generation name, chunks embedded). On any failure the half-written generation is removed."""
+    writer = GenerationWriter(kb_dir, seed=seed)
+    try:
+        collection = writer.open_collection(embedder.dim, embedder.name)
+        existing = set(collection.get(include=[])["ids"]) if collection.count() else set()
+        stale = sorted(existing if force else existing - {c.id for c in chunks})  # a forced rebuild re-embeds everything
+        for i in range(0, len(stale), 5000):
+            collection.delete(ids=stale[i : i + 5000])
+        todo = [c for c in chunks if force or c.id not in existing]
+        embed_into(collection, embedder, todo, note, show_bar)
+        writer.write_chunks(chunks, tokens)
+        writer.write_bm25(tokens, *bm25)
+        writer.commit(manifest)
+    except BaseException as e:
+        full = isinstance(e, Exception) and (_disk_full(e) or _nearly_full(kb_dir))
+        writer.abort()
+        if full:
+            raise AssistantError(
+                f"磁盘空间不足，新索引没有写完（{kb_dir}）；已删除写了一半的文件，上一次的索引保持不变",
+                f"在 {kb_dir} 所在的磁盘上腾出空间后重新运行 `assistant ingest`",
+            ) from None
+        raise
+    return writer.path.name, len(todo)
+
+
 def ingest(
     sources: Sequence[Source],
     kb_dir: Path,
@@ -333,21 +387,13 @@ def ingest(
             manifest_files[rel] = prev.manifest["files"][rel]
             return True
 
-        for src in sources:
-            if not src.required or any(_from_source(rel, src, sources) for rel in files):
-                continue
+        for src in _empty_sources(sources, files):
             held = [rel for rel in prev.manifest["files"] if _from_source(rel, src, sources)]
-            if held and not force:
-                # An empty folder is far more often a wrong path or an unmounted drive than a wish to delete everything.
-                warnings.append(
-                    f"知识库文件夹 {src.root} 中没有可入库的文件；保留索引中原有的 {len(held)} 个文件"
-                    f" — 检查 {src.setting} 的路径；确实要清空时运行 `assistant ingest --rebuild`"
-                )
+            warnings.append(_empty_source_warning(src, len(held), keep=not force))
+            if not force:  # an empty folder is far more often a wrong path or an unmounted drive than a wish to delete all
                 for rel in held:
                     manifest_files[rel] = prev.manifest["files"][rel]
                     kept.extend(prev.held(rel))
-            else:
-                warnings.append(f"知识库文件夹 {src.root} 中没有可入库的文件 — 把文档放进该文件夹，或检查 {src.setting} 的路径")
         seen: dict[str, str] = {}
         prev_failed: dict[str, dict] = prev.manifest.get("failed", {})
         failed_memo: dict[str, dict] = {}
@@ -404,46 +450,22 @@ def ingest(
             return report
 
         chunks = label_versions([c for c, _ in kept])
-        tokens = [t for _, t in kept]
-        writer = GenerationWriter(kb_dir, seed=not damaged)
-        try:
-            # 4. embed (only chunks the previous generation has no vector for)
-            collection = writer.open_collection(embedder.dim, embedder.name)
-            existing = set(collection.get(include=[])["ids"]) if collection.count() else set()
-            stale = sorted(existing if force else existing - {c.id for c in chunks})  # a forced rebuild re-embeds everything
-            for i in range(0, len(stale), 5000):
-                collection.delete(ids=stale[i : i + 5000])
-            todo = [c for c in chunks if force or c.id not in existing]
-            embed_into(collection, embedder, todo, note, show_bar)
-            # 5. commit
-            writer.write_chunks(chunks, tokens)
-            writer.write_bm25(tokens, *bm25)
-            writer.commit(
-                {
-                    "embedder": embedder.name,
-                    "dim": embedder.dim,
-                    "files": manifest_files,
-                    "errors": {f.path: f.error for f in results if f.error},
-                    "failed": failed_memo,
-                    "created": time.strftime("%Y-%m-%d %H:%M:%S"),
-                    "sources": [str(s.root) for s in sources],
-                    "chunks": len(chunks),
-                    "bm25": list(bm25),
-                    "chunker": chunker,
-                }
-            )
-        except BaseException as e:
-            full = isinstance(e, Exception) and (_disk_full(e) or _nearly_full(kb_dir))
-            writer.abort()
-            if full:
-                raise AssistantError(
-                    f"磁盘空间不足，新索引没有写完（{kb_dir}）；已删除写了一半的文件，上一次的索引保持不变",
-                    f"在 {kb_dir} 所在的磁盘上腾出空间后重新运行 `assistant ingest`",
-                ) from None
-            raise
-        report.generation = writer.path.name
+        manifest = {
+            "embedder": embedder.name,
+            "dim": embedder.dim,
+            "files": manifest_files,
+            "errors": {f.path: f.error for f in results if f.error},
+            "failed": failed_memo,
+            "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "sources": [str(s.root) for s in sources],
+            "chunks": len(chunks),
+            "bm25": list(bm25),
+            "chunker": chunker,
+        }
+        report.generation, report.embedded = write_generation(
+            kb_dir, embedder, chunks, [t for _, t in kept], manifest, bm25, seed=not damaged, force=force, note=note, show_bar=show_bar
+        )
         report.chunks = len(chunks)
-        report.embedded = len(todo)
         report.changed = True
         report.seconds = time.perf_counter() - t0
         note(1.0, "完成")
