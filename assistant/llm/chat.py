@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from assistant.core.errors import AssistantError, one_line
 from assistant.core.messages import error
 from assistant.core.protocols import Messages
+from assistant.core.settings import Settings
 
 
 class OpenAIChatModel:
@@ -89,14 +90,14 @@ class OpenAIChatModel:
         return error("llm_status", status=type(e).__name__, detail=one_line(str(e)[:200]))
 
 
-def _text(content) -> str:
+def _text(content: str | Iterable[object] | None) -> str:
     if isinstance(content, str):
         return content
     # Some providers return a list of content parts.
     return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content or ())
 
 
-def openai_chat_model(settings, max_tokens: int | None = None) -> OpenAIChatModel:
+def openai_chat_model(settings: Settings, max_tokens: int | None = None) -> OpenAIChatModel:
     return OpenAIChatModel(
         base_url=settings.llm_base_url,
         model=settings.llm_model,
