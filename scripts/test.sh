@@ -8,4 +8,5 @@ bash scripts/setup.sh
 export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 ANONYMIZED_TELEMETRY=False
 ruff check .
 lint-imports
+mypy assistant
 python -m pytest -q "$@"
