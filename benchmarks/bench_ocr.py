@@ -1,6 +1,6 @@
 """OCR quality and speed on scans made here: corpus pages rendered to images and degraded at a few noise levels.
 
-    python benchmarks/bench_ocr.py                                  # 6 pages x clean, light, noisy, rough
+    python benchmarks/bench_ocr.py                                  # 6 pages x clean, light, noisy, rough, poor
     python benchmarks/bench_ocr.py --pages 3 --levels clean,noisy --verbose
 
 Pages are drawn by tests/scans.py from regulations of the shared corpus (A4 at 150 dpi, 14 pt Noto Sans CJK, the
@@ -11,7 +11,8 @@ level the page is OCR'd by assistant/ingest/ocr.py, and compared with the text d
 - character accuracy: 1 - edit distance / characters, whitespace removed from both;
 - 第N条 markers: those that begin a paragraph on the page, against those that begin an OCR'd paragraph
   (found = in order, spurious = OCR'd paragraph starts that are no article start on the page);
-- confidence: ocr.py's per-page figure (recognition score weighted by characters);
+- confidence: ocr.py's per-page figure (recognition score weighted by characters); flagged = pages below
+  ocr.LOW_CONFIDENCE, which `kb list` names for checking;
 - seconds per page, model loading excluded (one warm-up page first). The cores may be shared with other work.
 
 Prints figures; nothing is asserted.
@@ -120,12 +121,14 @@ def main() -> None:
         rows.append((level, accs, confs, secs, found, total, spurious))
 
     print(
-        f"\n{'level':6} {'pages':>5} {'acc mean':>8} {'acc min':>8} {'conf mean':>9} {'conf min':>8} {'第N条 found':>11} "
-        f"{'spurious':>8} {'s/page':>7} {'s max':>6}"
+        f"\n{'level':6} {'pages':>5} {'acc mean':>8} {'acc min':>8} {'conf mean':>9} {'conf min':>8} {'flagged':>7} "
+        f"{'第N条 found':>11} {'spurious':>8} {'s/page':>7} {'s max':>6}"
     )
     for level, accs, confs, secs, found, total, spurious in rows:
+        flagged = sum(c < ocr.LOW_CONFIDENCE for c in confs)
         print(
-            f"{level:6} {len(accs):5d} {statistics.mean(accs):8.4f} {min(accs):8.4f} {statistics.mean(confs):9.4f} {min(confs):8.4f} "
+            f"{level:6} {len(accs):5d} {statistics.mean(accs):8.4f} {min(accs):8.4f} "
+            f"{statistics.mean(confs):9.4f} {min(confs):8.4f} {flagged:7d} "
             f"{f'{found}/{total}':>11} {spurious:8d} {statistics.mean(secs):7.2f} {max(secs):6.2f}"
         )
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
