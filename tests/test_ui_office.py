@@ -4,6 +4,7 @@ directly, then one run in headless Chromium."""
 
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path
 
@@ -304,9 +305,9 @@ def test_log_in_ask_reload_and_resume_in_the_browser(office_page):
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="zh-CN")
             page.goto(url)
-            page.get_by_label("username").or_(page.locator("input[type=text]").first).first.fill("管理员")
+            page.locator("input[type=text], textarea").first.fill("管理员")
             page.locator("input[type=password]").fill(PASSWORD)
-            page.locator("button").filter(has_text="Login").or_(page.locator("button[type=submit]")).first.click()
+            page.get_by_role("button", name=re.compile("登录|Login")).click()
             page.wait_for_selector("#question textarea", timeout=30_000)
             ask(page, QUESTION)
             assert "一岗双责" in page.locator("#chatbot .answer").last.inner_text()
@@ -323,3 +324,16 @@ def test_log_in_ask_reload_and_resume_in_the_browser(office_page):
             browser.close()
     finally:
         demo.close()
+
+
+def test_serve_refuses_a_network_address_without_a_login(tmp_path, monkeypatch, capsys):
+    from assistant.faces.cli.main import main
+
+    monkeypatch.setenv("ASSISTANT_CONFIG", "")
+    for var in ("ASSISTANT_AUTH_USER", "ASSISTANT_AUTH_PASSWORD", "ASSISTANT_HOST", "ASSISTANT_DATABASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    rc = main(["--index-dir", str(tmp_path / "index"), "--embedder", "hash", "serve", "--host", "0.0.0.0", "--no-ingest"])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert "0.0.0.0" in err and "assistant user add" in err and "ASSISTANT_AUTH_USER" in err
+    assert "Traceback" not in err

@@ -33,15 +33,22 @@ EXTENSIONS.append(_extend)
 
 @command("serve")
 def cmd_serve(args, settings) -> int:
+    from assistant.core.messages import say
     from assistant.faces.ui.app import build_app, launch, launch_kwargs
+    from assistant.faces.ui.office_ui import open_office_ui
 
     update = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = settings.model_copy(update=update)
-    launch_kwargs(settings)  # fail on a half-configured login before anything starts
+    office = open_office_ui(settings)  # with accounts in the office database, the page logs in with them
+    if office is not None and settings.auth_user:
+        print(f"注意：{say('note_accounts_override_auth')}", file=sys.stderr)
+    launch_kwargs(settings, office)  # fail on a missing or half-configured login before anything starts
     svc = _service(settings)
+    if office is not None:
+        office.services.add(svc)
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"注意：监听 {settings.host}，同一网络中的其他计算机可以访问本服务。", file=sys.stderr)
-    demo = build_app(svc, extra_tabs())
+    demo = build_app(svc, extra_tabs(), office=office)
     try:
         _app, url, _ = launch(demo, settings, quiet=True, prevent_thread_lock=True)
     except OSError as e:  # gradio reports a busy port as OSError
