@@ -12,11 +12,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from assistant.answering.extractive import legacy_decision, refusal, related_answer, superseded_warnings
-from assistant.answering.verify import _CLAIM, overlap, supports, verify
+from assistant.answering.verify import _CLAIM, supports, verify
 from assistant.core.protocols import ChatModel
 from assistant.core.types import MARKER, Answer, Chunk, Decision, Hit
 from assistant.llm.prompts import load_prompt
 from assistant.text import query_tokens, sentences
+from assistant.text.similarity import overlap
 
 NO_BASIS = "知识库中没有依据"
 
