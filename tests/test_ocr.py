@@ -299,6 +299,37 @@ def test_without_a_working_ocr_engine_scans_are_refused_with_the_fix(tmp_path, m
 
 
 @pytest.mark.integration
+def test_mixed_pdf_keeps_its_text_layer_and_reads_the_image_of_a_page_without_one(rule_page, font, tmp_path):
+    """Page 1: a letterhead line as text and the regulation's first lines as an image; page 2: text only."""
+    import io
+
+    from fpdf import FPDF
+
+    from assistant.ingest.loaders import load_document
+
+    top = rule_page.image.crop((0, 0, rule_page.image.width, rule_page.image.height * 3 // 10))
+    buf = io.BytesIO()
+    top.save(buf, format="PNG")
+    pdf = FPDF()
+    pdf.add_font("cjk", fname=str(font), collection_font_number=2 if font.suffix == ".ttc" else 0)
+    pdf.set_font("cjk", size=11)
+    pdf.add_page()
+    pdf.cell(0, 7, "中共某某委员会办公室", new_x="LMARGIN", new_y="NEXT")
+    pdf.image(buf, x=10, y=30, w=190)
+    pdf.add_page()
+    pdf.multi_cell(0, 7, "第二条　本规定适用于地方党委和按照《中国共产党党组工作条例》设立的党组（党委）。")
+    pdf.output(str(tmp_path / "混合.pdf"))
+
+    doc = load_document(tmp_path / "混合.pdf", tmp_path)
+    assert [n for n, _c in doc.ocr_pages] == [1] and doc.ocr_pages[0][1] >= 0.95
+    lines = doc.text.split("\n")
+    assert lines[0] == "# 中共某某委员会办公室"  # the text layer stays, ahead of what OCR read on its page
+    assert "党委（党组）落实全面从严治党主体责任规定" in lines[1]
+    assert [ln[:3] for ln in lines if ARTICLE.match(ln)] == ["第一条", "第二条"]
+    assert lines[-1].startswith("第二条 本规定适用于地方党委")
+
+
+@pytest.mark.integration
 def test_scanned_pdf_is_ingested_and_its_articles_are_found_by_search(corpus_dir, font, tmp_path):
     """A two-page image-only PDF (noisy, skewed) of 主体责任规定 第一条 to 第五条, each page half full to keep
     OCR short: ingested with the real embedder, its 第N条 chunks are found by search with their article, and the

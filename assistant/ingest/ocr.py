@@ -435,17 +435,6 @@ def image_frames(image: Image.Image | bytes | str | Path) -> Iterator[Image.Imag
         yield pil.copy() if n > 1 else pil
 
 
-def ocr_file(path: str | Path) -> list[OcrPage]:
-    """OCR an image file page by page (a multi-page TIFF has several), reporting each page done."""
-    pil = Image.open(path)
-    total = getattr(pil, "n_frames", 1) or 1
-    pages = []
-    for i, frame in enumerate(image_frames(pil)):
-        pages.append(ocr_image(frame))
-        report_page(i + 1, total)
-    return pages
-
-
 def page_image_count(page: Any) -> int:
     """How many images a pypdf page holds (without decoding them)."""
     try:

@@ -104,6 +104,10 @@ def load_pdf(path: Path) -> tuple[str, dict]:
     text, extras = _assemble(page_lines, meta_title)
     if scan.pages:
         extras["ocr_pages"] = scan.pages
+    if scan.unavailable:
+        extras["warnings"].append(
+            f"有 {scan.tried} 页是扫描页，OCR 组件无法运行（{scan.unavailable}），这些页未收录 — 运行 scripts/setup.sh 重新安装依赖后重新导入"
+        )
     return text, extras
 
 
@@ -116,8 +120,9 @@ class _Scan:
 
 
 def _ocr_scanned_pages(path: Path, reader, page_lines: list[list[str]]) -> _Scan:
-    """Pages with (almost) no text layer but an image are OCR'd in place: page_lines[i] becomes the OCR'd text
-    when it holds more characters than the text layer did (a short last page with a seal image keeps its text)."""
+    """Pages with (almost) no text layer but an image are OCR'd in place. page_lines[i] becomes the OCR'd text;
+    a few characters of text layer that the OCR'd text does not contain (a cover whose title is text and whose
+    letterhead is an image) stay in front of it."""
     scan = _Scan()
     todo = [i for i, lines in enumerate(page_lines) if sum(map(len, lines)) < MIN_CHARS_PER_PAGE]
     todo = [i for i in todo if ocr.page_image_count(reader.pages[i])]
@@ -135,11 +140,11 @@ def _ocr_scanned_pages(path: Path, reader, page_lines: list[list[str]]) -> _Scan
             except (OSError, ValueError, SyntaxError):  # a broken image stream
                 scan.undecodable += 1
                 res = None
-            if res is not None:
-                lines = [ln.strip() for ln in normalize(res.text).split("\n") if ln.strip()]
-                if sum(map(len, lines)) > sum(map(len, page_lines[i])):
-                    page_lines[i] = lines
-                    scan.pages.append((i + 1, res.confidence))
+            lines = [ln.strip() for ln in normalize(res.text).split("\n") if ln.strip()] if res is not None else []
+            if lines and res is not None:
+                layer, got = (re.sub(r"\s+", "", "".join(x)) for x in (page_lines[i], lines))
+                page_lines[i] = lines if layer in got else [*page_lines[i], *lines]
+                scan.pages.append((i + 1, res.confidence))
         ocr.report_page(k + 1, len(todo))
     return scan
 
