@@ -145,6 +145,13 @@ def test_a_reader_sees_and_asks_only_granted_knowledge_bases(office_page):
 
     messages, turns, sources, *_ = _last(page.respond("收受礼品礼金有什么规定？", [], "hybrid", "廉洁", None, _req("张三")))
     assert GIFT_QUOTE in sources and turns[-1]["kb"] == "廉洁"
+    assert "张三" in page.whoami(_req("张三")) and "读者" in page.whoami(_req("张三"))
+
+    # The /ask API in office mode: the user's knowledge base, saved to their history like the chat.
+    result = page.ask("收受礼品礼金有什么规定？", None, "", _req("张三"))
+    assert result["kb"] == "廉洁" and any(GIFT_QUOTE in c["quote"] for c in result["citations"])
+    assert all(DUTY_QUOTE not in c["quote"] for c in result["citations"])
+    assert ui.office.history.get(ui.office.accounts.get("张三"), result["conversation_id"]).turns[0].id == result["message_id"]
 
 
 # ------------------------------------------------------------------ history
@@ -284,7 +291,40 @@ def test_the_app_builds_in_office_mode(office_page):
     assert {"history-list", "history-search", "kb-choice", "feedback-form", "fb-table", "stats-per-day"} <= ids
 
 
-# ------------------------------------------------------------------ in the browser
+# ------------------------------------------------------------------ over HTTP and in the browser
+
+
+@pytest.mark.integration
+def test_http_login_is_rate_limited_by_address_and_ends_with_the_office_session(office_page):
+    import httpx
+
+    from assistant.faces.ui.app import launch
+
+    service, ui, _ = office_page
+    ui.session_check_seconds = 0  # check the office session on every request
+    demo = build_app(service, office=ui)
+    _app, url, _ = launch(demo, service.settings, prevent_thread_lock=True, quiet=True)
+    try:
+        with httpx.Client(base_url=url, timeout=30) as c:
+            assert c.get("/config").status_code in (401, 403)
+            assert c.post("/login", data={"username": "张三", "password": PASSWORD}).status_code == 200
+            assert c.get("/config").status_code == 200
+            login = [e for e in ui.office.audit.entries() if e.action == "login"][-1]
+            assert login.user_name == "张三" and login.client == "web 127.0.0.1"
+            ui.office.accounts.set_disabled("张三")  # ends the office session, so the page's login ends too
+            assert c.get("/config").status_code in (401, 403)
+        with httpx.Client(base_url=url, timeout=30) as c:
+            for _ in range(5):
+                assert c.post("/login", data={"username": "管理员", "password": "错误的密码-000"}).status_code == 400
+            throttled = c.post("/login", data={"username": "管理员", "password": PASSWORD})
+            assert throttled.status_code == 429 and "登录失败次数过多" in throttled.json()["detail"]
+            assert int(throttled.headers["retry-after"]) >= 1
+            assert c.get("/config").status_code in (401, 403)
+    finally:
+        demo.close()
+
+
+# ------------------------------------------------------------------ the whole page in the browser
 
 
 @pytest.mark.integration

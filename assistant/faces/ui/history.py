@@ -27,6 +27,7 @@ from assistant.faces.ui.app import _chat_fn, _messages, guarded
 from assistant.faces.ui.office_ui import OfficeUI
 
 HISTORY_LIMIT = 100
+ROLE_LABELS = {"admin": "管理员", "editor": "编辑", "reader": "读者"}
 WITHHELD = "（此处内容来自你现在无权查询的知识库 {kbs}，不再显示）"
 
 
@@ -48,7 +49,7 @@ def visible_turn(user: UserInfo, t: Turn) -> Turn:
     if not hidden:
         return t
     note = WITHHELD.format(kbs="、".join(hidden))
-    citations = tuple(dataclasses.replace(c, quote=note) if c.kb in hidden else c for c in t.citations)
+    citations = tuple(dataclasses.replace(c, quote=note, chunk_id="") if c.kb in hidden else c for c in t.citations)
     return dataclasses.replace(t, answer=note, citations=citations)
 
 
@@ -197,6 +198,11 @@ class OfficePage:
 
     # ------------------------------------------------------------------ asking
 
+    def whoami(self, request: gr.Request) -> str:
+        user = self.ui.user(request)
+        role = ROLE_LABELS.get(user.role, user.role)
+        return f'<div class="who">当前用户：<b>{render.escape(user.name)}</b>（{role}）</div>'
+
     def kb_choices(self, request: gr.Request) -> Any:
         user = self.ui.user(request)
         kbs = self.ui.readable(user)
@@ -247,6 +253,9 @@ class OfficePage:
 
     def build_sidebar(self) -> None:
         with gr.Sidebar(label="历史对话", open=True, elem_id="history-sidebar"):
+            with gr.Row():
+                self.who = gr.HTML(js_on_load=None, elem_id="who")
+                gr.Button("退出登录", link="/logout", size="sm", elem_id="logout", scale=0, min_width=80)
             self.new_button = gr.Button("＋ 新对话", elem_id="history-new", size="sm")
             self.search = gr.Textbox(placeholder="搜索历史对话，回车", show_label=False, elem_id="history-search", lines=1)
             self.history = gr.Radio(choices=[], value=None, label="历史对话", elem_id="history-list")
@@ -294,6 +303,7 @@ class OfficePage:
                                                         self.confirm_row], api_visibility="private",
         )  # fmt: skip
         self.feedback.wire(chatbot, turns)
+        demo.load(guarded(self.whoami), None, self.who, api_visibility="private")
         demo.load(guarded(self.kb_choices), None, self.kb, api_visibility="private")
         demo.load(guarded(self.history_list), [self.search, conv], self.history, api_visibility="private")
 
