@@ -4,6 +4,8 @@
 - Answerer: the extractive answerer and the LLM answerer over a scripted chat model (unit); the LLM answerer over a
   real SmolLM2 llama-server (integration).
 - ChatModel: the scripted chat model (unit); OpenAIChatModel against a real SmolLM2 llama-server (integration).
+- Retriever: bm25, vector and hybrid over a small hash-embedded index; Rewriter: the heuristic, the LLM rewriter over a
+  scripted model, and the service's keep-the-question default.
 
 A new implementation joins by adding a parameter to its fixture.
 """
@@ -19,7 +21,7 @@ import pytest
 from assistant.answering.extractive import REFUSAL, ExtractiveAnswerer
 from assistant.answering.llm import LLMAnswerer
 from assistant.core.errors import AssistantError
-from assistant.core.protocols import Answerer, ChatModel, Embedder, Messages, Retriever
+from assistant.core.protocols import Answerer, ChatModel, Embedder, Messages, Retriever, Rewriter
 from assistant.core.resources import PROJECT_ROOT
 from assistant.core.types import Answer, Hit
 from assistant.index.embeddings import make_embedder
@@ -110,6 +112,36 @@ def test_every_retrieval_mode_is_a_retriever(hash_service, mode: str) -> None:
     hits = retriever.search(QUESTION, 2)
     assert 0 < len(hits) <= 2 and [h.rank for h in hits] == list(range(1, len(hits) + 1))
     assert hits[0].chunk.article == "第九条"
+
+
+# ---------------------------------------------------------------------------------------------- Rewriter
+
+HISTORY = [("什么是一岗双责", "班子成员根据工作分工，按照一岗双责要求……")]
+
+
+@pytest.fixture(params=["heuristic", "llm-scripted", "keep"])
+def rewriter(request: pytest.FixtureRequest) -> Rewriter:
+    from assistant.answering.rewrite import LLMRewriter, heuristic_rewrite
+    from assistant.app.service import keep_question
+
+    if request.param == "heuristic":
+        return heuristic_rewrite
+    if request.param == "keep":
+        return keep_question
+    return LLMRewriter(ScriptedChatModel(lambda messages: "一岗双责的责任主体是谁？"), PROMPTS)
+
+
+def test_a_standalone_question_is_kept(rewriter: Rewriter) -> None:
+    assert rewriter("纪委的监督责任包括哪些内容？", []) == "纪委的监督责任包括哪些内容？"
+    assert rewriter("纪委的监督责任包括哪些内容？", HISTORY) == "纪委的监督责任包括哪些内容？"
+
+
+def test_a_follow_up_becomes_a_query_with_its_own_words(rewriter: Rewriter) -> None:
+    from assistant.text import query_tokens
+
+    query = rewriter("它的责任主体是谁", HISTORY)
+    assert isinstance(query, str) and query.strip()
+    assert set(query_tokens("它的责任主体是谁")) <= set(query_tokens(query))
 
 
 # ---------------------------------------------------------------------------------------------- ChatModel
