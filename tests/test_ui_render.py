@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import re
+import urllib.parse
 
 from assistant.core.types import UNSUPPORTED_MARK, Answer, Chunk, Citation, Hit
 from assistant.faces.ui import render
@@ -36,19 +38,25 @@ def test_answer_marker_shows_label_and_quote():
     c = Citation(1, chunk(f"第二条 领导班子成员应当履行“一岗双责”，{quote}"), quote)
     a = Answer(question="一岗双责要求我做什么？", text="班子成员要抓业务也要抓党建[1]。", citations=(c,))
     out = render.answer_html(a)
-    marker = re.search(r'<span class="cite"[^>]*>\[1\]<span class="cite-pop"[^>]*>(.*?)</span></span>', out)
+    marker = re.search(r'<a class="cite"[^>]*>\[1\]<span class="cite-pop"[^>]*>(.*?)</span></a>', out)
     assert marker, out
     assert "《党委（党组）落实全面从严治党主体责任规定》第二条" in marker.group(1)
     assert render.escape(quote) in marker.group(1)
-    assert "[1]" not in out.split('<span class="cite"')[0]  # the raw marker was replaced, not duplicated
+    assert "[1]" not in out.split('<a class="cite"')[0]  # the raw marker was replaced, not duplicated
+    # clicking it opens the 原文 page of its document at the article, the quote highlighted, in a new tab
+    href = html.unescape(re.search(r'<a class="cite" href="([^"]*)" target="_blank"', out).group(1))
+    assert href == f"/doc/{c.chunk.doc_id}?hl={urllib.parse.quote(quote, safe='')}#{urllib.parse.quote('第二条', safe='')}"
     assert '<details class="cite-list">' in out and "引用条文（1）" in out
 
 
 def test_answer_with_hostile_quote_is_inert():
     c = Citation(1, chunk(EVIL), EVIL.split("\n")[0])
     out = render.answer_html(Answer(question="q", text=EVIL.replace("第二行", "第二行[1]"), citations=(c,)))
-    assert tags(out) <= {"div", "br", "span", "b", "details", "summary", "ol", "li", "q"}
-    assert "<script" not in out and "onerror=" not in out and "href" not in out and "](" not in out
+    assert tags(out) <= {"div", "br", "span", "b", "details", "summary", "ol", "li", "q", "a"}
+    assert "<script" not in out and "onerror=" not in out and "](" not in out
+    # the one link is the marker's own, to the 原文 page; the hostile text is percent-encoded inside it
+    hrefs = [html.unescape(h) for h in re.findall(r'href="([^"]*)"', out)]
+    assert len(hrefs) == 1 and hrefs[0].startswith(f"/doc/{c.chunk.doc_id}?hl=") and "<" not in hrefs[0] and '"' not in hrefs[0]
 
 
 def test_unknown_marker_stays_text_and_unsupported_is_flagged():
@@ -117,3 +125,19 @@ def test_knowledge_base_views():
     out = render.stats_html(stats)
     assert "&#60;kb&#62;" in out and "2 个文件" in out and "12 个条块" in out and "2 KB" in out
     assert "上次导入的问题（1）" in out and "&#60;bad&#62;" in out
+
+
+def test_conversation_sources_keep_every_answer_grouped_per_question():
+    first = Citation(1, chunk("第二条 一岗双责。"), "第二条 一岗双责。")
+    second = Citation(1, chunk("第三条 书记是第一责任人。", id="c2", article="第三条"), "第三条 书记是第一责任人。")
+    turns = [
+        {"q": "一岗双责？", "sources": render.sources_html(Answer(question="一岗双责？", text="答[1]", citations=(first,)))},
+        {"q": "出错的问题", "html": "错误"},  # a failed question has no sources and no group
+        {"q": "谁是第一责任人？", "sources": render.sources_html(Answer(question="q", text="答[1]", citations=(second,)))},
+    ]
+    out = render.conversation_sources_html(turns)
+    groups = re.findall(r'<details class="src-turn" id="turn-(\d+)"( open)?><summary>(.*?)</summary>', out)
+    assert groups == [("3", " open", "第 3 问：谁是第一责任人？"), ("1", "", "第 1 问：一岗双责？")]  # latest first and open
+    assert out.index("第三条 书记是第一责任人") < out.index("第二条 一岗双责")
+    assert out.count('class="src-open"') == 2
+    assert render.conversation_sources_html([{"q": "x", "html": "错误"}]) == render.sources_html(None)

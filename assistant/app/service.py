@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from assistant.answering.gate import Gate
+from assistant.app.documents import answerable, mark_repealed_hits, repealed_titles, version_notes
 from assistant.core.errors import AssistantError, IngestError
-from assistant.core.messages import error
+from assistant.core.messages import error, say
 from assistant.core.protocols import Answerer, Embedder, Reworder, Rewriter
 from assistant.core.settings import Settings
 from assistant.core.types import DOC_KINDS, UPLOADS_PREFIX, Answer, Decision, Hit
@@ -344,10 +345,14 @@ class AssistantService:
         )
         k = k or self.settings.top_k
         if not kinds:
-            return official_first(retriever.search(query, k, extra))
+            return mark_repealed_hits(official_first(retriever.search(query, k, extra)), self.repealed())
         # Over-fetch, then filter: the wanted kind may be a small share of the index.
         wanted = [h for h in retriever.search(query, max(k * 10, 80), extra) if h.chunk.kind in kinds][:k]
-        return official_first(wanted)
+        return mark_repealed_hits(official_first(wanted), self.repealed())
+
+    def repealed(self) -> frozenset[str]:
+        """Titles an admin marked 已废止 (废止.txt in the knowledge folder): searchable as history, never answered from."""
+        return repealed_titles(self.settings.knowledge_dir)
 
     def ask(self, question: str, history: Sequence[tuple[str, str]] = (), mode: str | None = None) -> Answer:
         final = None
@@ -365,9 +370,15 @@ class AssistantService:
         query = self.rewriter(question, history) if history else question
         extra = self.reworded(query)
         reader = self.reader()  # one generation for the whole answer, even when an ingest commits meanwhile
-        hits = self.search(query, mode=mode, extra=extra, reader=reader)
+        k = self.settings.top_k
+        found = self.search(query, k=2 * k if self.repealed() else k, mode=mode, extra=extra, reader=reader)
+        hits, repealed = answerable(found, k)  # a 已废止 document is never answered from
         decision = self.decide(query, hits, mode, extra, reader=reader)
         for item in self.answerer.stream(question, hits, query=query, decision=decision):
+            if isinstance(item, Answer):  # "2024年修改前为第N条：…" for a changed article; repealed documents left out
+                item = version_notes(item, reader.chunks, reader.gen.name if reader.gen else "")
+                skipped = tuple(say("note_repealed_skipped", title=t) for t in repealed)
+                item = dataclasses.replace(item, notes=(*item.notes, *skipped)) if skipped else item
             if isinstance(item, Answer) and not item.provisional:
                 # Question text stays out of the log: documents and questions can be sensitive.
                 log.info(

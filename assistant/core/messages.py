@@ -26,7 +26,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "doc_not_found": ("知识库“{kb}”中没有“{name}”", "用 `assistant kb list` 查看文档名称"),
     "empty_question": ("问题为空", "请输入问题"),
     "no_index_at": ("{path} 下没有索引", "先运行 `assistant ingest`"),
-    "kb_unknown_verb": ("未知的 kb 子命令 {verb}", "改用 list、add、remove、rebuild、stats 或 repair"),
+    "kb_unknown_verb": ("未知的 kb 子命令 {verb}", "改用 list、add、remove、promote、rebuild、stats、repair、sync、repeal 或 unrepeal"),
     # ---------------------------------------------------------------- evaluation sets
     "qa_set_empty": ("问答集为空", "在问答集文件中加入问题（每行一个 JSON 对象）"),
     "qa_set_not_found": ("问答集 {path} 不存在", "给出 .jsonl 文件的路径，例如 evals/sets/dev.jsonl"),
@@ -121,6 +121,24 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ui_feedback_no_answer": ("还没有选择要评价的回答", "点击回答下方的 👍 或 👎"),
     "ui_answer_not_saved": ("这条回答没有保存到历史记录，不能评价", "重新提问后再评价"),
     "ui_no_feedback_chosen": ("没有选择要审核的反馈", "在反馈列表中点击一行"),
+    # ---------------------------------------------------------------- the 原文 view, 版本对比, 已废止 documents and kb sync
+    "doc_view_not_found": (
+        "知识库“{kb}”中没有编号为 {ref} 的文件",
+        "链接可能已过期（文件已删除或内容已改）— 重新提问后点击 [n]，或用 `assistant kb list` 查看文件",
+    ),
+    "doc_file_missing": ("《{title}》的原始文件 {path} 已不在知识库文件夹中", "把文件放回知识库文件夹，或运行 `assistant kb sync` 更新索引"),
+    "version_not_indexed": ("知识库中没有《{title}》{year}年的版本（现有：{have}）", "把该版本的文件放进知识库文件夹后运行 `assistant kb sync`，或改用现有的版本"),
+    "repeal_file_unreadable": ("无法读取废止清单 {path}（{reason}）", "把它另存为 UTF-8 文本（每行一个文件标题），或检查文件权限"),
+    "repeal_file_unwritable": ("无法写入废止清单 {path}（{reason}）", "检查知识库文件夹的写权限"),
+    "sync_bad_interval": ("检查间隔 {interval} 秒无效", "用 --interval 给出 1 秒以上的间隔，例如 --interval 10"),
+    "note_repealed_skipped": ("《{title}》已废止，未据以回答（仍可在检索中查看）", ""),
+    "note_repealed": ("已将《{title}》标为已废止：仍可检索（标注已废止），不再据以回答；写入 {path}", ""),
+    "note_unrepealed": ("已恢复《{title}》为有效文件；写入 {path}", ""),
+    "note_repeal_unchanged": ("《{title}》{state}，无需改动", ""),
+    "note_sync_watching": ("正在监视 {folder}（每 {interval} 秒检查一次，Ctrl-C 停止）", ""),
+    "note_sync_changed": ("{at} 发现变化：{what}", ""),
+    "note_sync_repeal_changed": ("废止清单已更新，现为：{titles}（下一次提问起生效）", ""),
+    "note_sync_stopped": ("已停止监视", ""),
     # ---------------------------------------------------------------- answers at once (extractive first, then the model) and scaling out
     "note_at_once_pending": ("先显示摘录，模型回答生成中…", ""),
     "note_at_once_unverified": ("模型的回答没有通过引用核对，保留摘录回答", ""),

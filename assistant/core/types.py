@@ -43,6 +43,7 @@ class Chunk:
     start: int = 0  # char offsets in the normalized document text
     end: int = 0
     extra: tuple[tuple[str, str], ...] = ()  # kind-specific fields (sheet, 责任主体, ...)
+    repealed: bool = False  # listed as 已废止 (废止.txt in the knowledge folder): searchable as history, never answered from
 
     @property
     def retrieval_text(self) -> str:
@@ -57,6 +58,8 @@ class Chunk:
         if self.superseded:
             note = f"已被{self.superseded_by}取代" if self.superseded_by else "已被修订取代"
             label += f"〔旧版，{note}〕"
+        if self.repealed:
+            label += "〔已废止〕"
         if self.provenance == "upload":
             label += f"〔{UPLOAD_NOTE}〕"
         return label
@@ -68,7 +71,9 @@ class Chunk:
 
     @property
     def status(self) -> str:
-        """现行有效, or 旧版 when a newer version of the document supersedes it."""
+        """现行有效, 旧版 when a newer version of the document supersedes it, 已废止 when an admin listed it as repealed."""
+        if self.repealed:
+            return "已废止"
         return "旧版" if self.superseded else "现行有效"
 
     @property

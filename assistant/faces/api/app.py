@@ -25,6 +25,8 @@ session token from /v1/login):
 - admins: ``GET /v1/admin/stats?days=30`` (questions per day, refusal rate, top and refused questions, slowest),
   ``GET /v1/admin/feedback?status=new``, ``POST /v1/admin/feedback/{id}/review`` ``{"accept", "note",
   "correct_article", "keypoints"}``, ``GET /v1/admin/audit.csv?days=N``;
+- ``GET /doc/{doc_id}?kb=…&hl=…``, ``GET /doc/{doc_id}/file``, ``GET /versions/{title}?from=…&to=…``: the 原文 and
+  版本对比 pages (faces/web/doc_page.py) of a knowledge base the user may read;
 - ``POST /v1/login`` ``{"name", "password"}`` → a session ``token`` usable as the Bearer credential until
   ``expires_at`` (5 failures a minute for one name from one address → 429 with Retry-After); ``POST /v1/logout``.
 
@@ -69,6 +71,7 @@ from assistant.app.office import (
 from assistant.core.errors import AssistantError
 from assistant.core.settings import Settings
 from assistant.core.types import OUTCOME_LABELS, PROVENANCE_LABELS, UPLOAD_NOTE, UPLOADS_PREFIX, Answer, Hit
+from assistant.faces.web.doc_page import doc_router
 
 DEFAULT_MODEL = "party-assistant"
 OWNER = "party-discipline-assistant"
@@ -244,6 +247,12 @@ def create_app(settings: Settings, office: Office, services: Services | None = N
 
     def model_card(kb: str) -> dict[str, Any]:
         return {"id": kb, "object": "model", "created": 0, "owned_by": OWNER}
+
+    def doc_service(request: Request, kb: str = "", user: UserInfo = Depends(current_user)) -> Any:  # noqa: B008
+        """The 原文 / 版本对比 pages (faces/web/doc_page.py) read only a knowledge base this user may read (?kb=)."""
+        return services.get(pick_kb(user, kb))
+
+    app.include_router(doc_router(doc_service))
 
     @app.get("/v1/models")
     def list_models(user: UserInfo = Depends(current_user)) -> dict[str, Any]:  # noqa: B008 - FastAPI's idiom

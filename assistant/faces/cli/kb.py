@@ -6,7 +6,9 @@ import json
 import sys
 from pathlib import Path
 
-from assistant.core.messages import error
+from assistant.app.documents import REPEAL_FILE, set_repealed
+from assistant.app.sync import SyncEvent, sync, watch
+from assistant.core.messages import error, say
 from assistant.core.types import DOC_KINDS, KIND_LABELS, PROVENANCE_LABELS, UPLOADS_PREFIX
 from assistant.faces.cli.main import EXTENSIONS, _service, command
 
@@ -29,7 +31,7 @@ PROBLEMS = ("failed", "duplicate", "skipped")
 
 
 def _extend(sub) -> None:
-    kb = sub.add_parser("kb", help="manage knowledge bases: list, add, remove, promote, rebuild, stats, repair (name with --kb)")
+    kb = sub.add_parser("kb", help="manage knowledge bases: list, add, remove, promote, rebuild, stats, repair, sync, repeal (name with --kb)")
     verbs = kb.add_subparsers(dest="kb_cmd", required=True)
     s = verbs.add_parser("list", help="documents of this knowledge base with their status, and the other knowledge bases")
     s.add_argument("--json", action="store_true")
@@ -49,6 +51,14 @@ def _extend(sub) -> None:
     s.add_argument("--json", action="store_true")
     s = verbs.add_parser("repair", help="check the live index files; when one is damaged, rebuild the index from the source files")
     s.add_argument("--json", action="store_true")
+    s = verbs.add_parser("sync", help="bring the index in line with the knowledge folder (new, changed, deleted files); --watch keeps doing it")
+    s.add_argument("--watch", action="store_true", help="keep polling the folder and sync whenever it changes (Ctrl-C stops)")
+    s.add_argument("--interval", type=float, default=10.0, help="seconds between polls with --watch (default 10)")
+    s.add_argument("--json", action="store_true")
+    s = verbs.add_parser("repeal", help="mark a document 已废止: still searchable (labelled), never answered from (writes 废止.txt)")
+    s.add_argument("name", help="title, file name or path as shown by `kb list`")
+    s = verbs.add_parser("unrepeal", help="take a document off the 已废止 list again")
+    s.add_argument("name", help="title, file name or path as shown by `kb list`")
 
 
 EXTENSIONS.append(_extend)
@@ -111,7 +121,41 @@ def cmd_kb(args, settings) -> int:
         return _stats(svc, args.json)
     if verb == "repair":
         return _repair(svc, args.json)
+    if verb == "sync":
+        return _watch(svc, args.interval, args.json) if args.watch else _print_report(sync(svc, show_bar=not args.json), args.json)
+    if verb in ("repeal", "unrepeal"):
+        return _repeal(svc, args.name, verb == "repeal")
     raise error("kb_unknown_verb", verb=verb)
+
+
+def _repeal(svc, name: str, repealed: bool) -> int:
+    title, changed = set_repealed(svc, name, repealed)
+    path = svc.settings.knowledge_dir / REPEAL_FILE
+    if not changed:
+        print(say("note_repeal_unchanged", title=title, state="已是已废止" if repealed else "不在废止清单中"))
+    else:
+        print(say("note_repealed" if repealed else "note_unrepealed", title=title, path=path))
+    return 0
+
+
+def _watch(svc, interval: float, as_json: bool) -> int:
+    """Sync now and whenever the knowledge folder changes, printing what changed, until Ctrl-C."""
+
+    def show(event: SyncEvent) -> None:
+        if event.notice:
+            print(event.notice, file=sys.stderr, flush=True)
+        if event.error is not None:
+            print(f"错误：{event.error}", file=sys.stderr, flush=True)
+        if event.report is not None:
+            _print_report(event.report, as_json)
+            sys.stdout.flush()
+
+    print(say("note_sync_watching", folder=svc.settings.knowledge_dir, interval=f"{interval:g}"), file=sys.stderr, flush=True)
+    try:
+        watch(svc, interval, show)
+    except KeyboardInterrupt:
+        print(say("note_sync_stopped"), file=sys.stderr)
+    return 0
 
 
 def _repair(svc, as_json: bool) -> int:

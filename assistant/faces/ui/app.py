@@ -50,6 +50,9 @@ CSS = """
   background: var(--background-fill-primary); color: var(--body-text-color); font-weight: 400; font-size: 13px;
   line-height: 1.6; vertical-align: baseline; box-shadow: 0 4px 14px rgba(0,0,0,.18); white-space: normal; }
 .answer .cite:hover .cite-pop, .answer .cite:focus .cite-pop, .answer .cite:focus-within .cite-pop { display: block; }
+.answer a.cite { text-decoration: none; }
+.src-turn > summary { cursor: pointer; font-weight: 600; margin: 4px 0; }
+.src-turn[open] > summary { color: var(--color-accent); }
 .answer .unsupported { color: #b45309; }
 .answer.refused { color: var(--body-text-color-subdued); }
 .outcome { display: inline-block; font-size: 0.8em; padding: 0 6px; margin-bottom: 4px; border-radius: 4px; }
@@ -220,20 +223,19 @@ def _chat_fn(
             if on_error:
                 on_error(question, e)
             turns.append({"q": question, "a": "", "html": render.error_html(_message(e))})
-            yield _messages(turns), turns, render.sources_html(None)
+            yield _messages(turns), turns, render.conversation_sources_html(turns)
             return
         except Exception as e:  # noqa: BLE001 - the UI boundary: logged with its traceback, the page gets one line
             if on_error:
                 on_error(question, e)
             turns.append({"q": question, "a": "", "html": render.error_html(internal_error("chat", service))})
-            yield _messages(turns), turns, render.sources_html(None)
+            yield _messages(turns), turns, render.conversation_sources_html(turns)
             return
         if answer is None:  # an answerer that ends without its Answer broke the protocol
             raise gr.Error("回答生成中断，请重试。")
-        sources = render.sources_html(answer)
-        turn = {"q": question, "a": answer.text, "html": render.answer_html(answer)}
+        turn = {"q": question, "a": answer.text, "html": render.answer_html(answer), "sources": render.sources_html(answer)}
         turns.append({**turn, **(on_answer(question, answer) if on_answer else {})})
-        yield _messages(turns), turns, sources
+        yield _messages(turns), turns, render.conversation_sources_html(turns)  # every answer's sources, per question
 
     def regenerate(turns: list[Turn], mode: str) -> Iterator[tuple]:
         if not turns:
@@ -435,6 +437,7 @@ def build_app(service: AssistantService, extra_tabs: Sequence[Callable[[Assistan
 
         gr.api(ask, api_name="ask")
     demo.office_ui = office  # type: ignore[attr-defined] - launch() takes the logins from it
+    demo.doc_service = service  # type: ignore[attr-defined] - launch() serves its 原文 pages (/doc/…) beside the UI
     return demo
 
 
@@ -473,4 +476,10 @@ def launch(demo: gr.Blocks, settings: Settings, **overrides) -> tuple:
     """Start the server; overrides (e.g. prevent_thread_lock=True in tests) win over launch_kwargs."""
     offline_env()
     demo.queue(default_concurrency_limit=settings.ui_concurrency)
-    return demo.launch(**{**launch_kwargs(settings, getattr(demo, "office_ui", None)), **overrides})
+    kwargs = {**launch_kwargs(settings, getattr(demo, "office_ui", None)), **overrides}
+    service = getattr(demo, "doc_service", None)
+    if service is not None:  # the 原文 and 版本对比 pages the citations link to, behind the same login as the UI
+        from assistant.faces.web.doc_page import routes
+
+        kwargs["app_kwargs"] = {**kwargs.get("app_kwargs", {}), "routes": routes(service)}
+    return demo.launch(**kwargs)

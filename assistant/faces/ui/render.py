@@ -8,6 +8,8 @@ syntax characters are neutralized before anything is shown.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
 
 from assistant.core.types import KIND_LABELS, MARKER, OUTCOME_LABELS, UNSUPPORTED_MARK, Answer, Citation
 
@@ -35,11 +37,25 @@ def citation_tip(c: Citation) -> str:
     return f"{c.label}：“{c.quote}”"
 
 
+def doc_href(c: Any) -> str:
+    """The 原文 page of a citation, at its article with the quote highlighted: /doc/<doc_id>?hl=<quote>#<article>.
+
+    ``c`` is a Citation (its chunk's doc_id) or a saved citation record (its chunk_id: the page finds the document
+    that holds that chunk)."""
+    chunk = getattr(c, "chunk", None)
+    ref = chunk.doc_id if chunk is not None else getattr(c, "chunk_id", "")
+    article = chunk.article if chunk is not None else getattr(c, "article", "")
+    href = f"/doc/{quote(ref, safe='')}?hl={quote(c.quote, safe='')}"
+    return href + (f"#{quote(article, safe='')}" if article else "")
+
+
 def marker_html(c: Citation) -> str:
-    """[n] that reveals its source on hover or focus (click); CSS in app.CSS shows the pop-up."""
+    """[n] that reveals its source on hover or focus and opens the 原文 page at its article when clicked (new tab);
+    CSS in app.CSS shows the pop-up."""
     return (
-        f'<span class="cite" tabindex="0" data-n="{c.n}" aria-label="{_attr(citation_tip(c))}">[{c.n}]'
-        f'<span class="cite-pop" role="tooltip"><b>{escape(c.label)}</b><br>“{escape(c.quote)}”</span></span>'
+        f'<a class="cite" href="{_attr(doc_href(c))}" target="_blank" rel="noopener" data-n="{c.n}" '
+        f'aria-label="{_attr(citation_tip(c))}">[{c.n}]'
+        f'<span class="cite-pop" role="tooltip"><b>{escape(c.label)}</b><br>“{escape(c.quote)}”</span></a>'
     )
 
 
@@ -105,13 +121,30 @@ def sources_html(answer: Answer | None) -> str:
             f'<div class="src{" superseded" if ch.superseded else ""}" id="src-{c.n}">'
             f'<div class="src-head"><span class="src-n">[{c.n}]</span> {escape(c.label)}</div>'
             f'<blockquote class="src-quote">{escape(c.quote)}</blockquote>{old}'
-            f'<div class="src-meta">{escape(where)}</div></div>'
+            f'<div class="src-meta">{escape(where)} · <a class="src-open" href="{_attr(doc_href(c))}" target="_blank" '
+            f'rel="noopener">查看原文</a></div></div>'
         )
     cited = {c.chunk.id for c in answer.citations}
     others = [h for h in answer.hits if h.chunk.id not in cited]
     if others:
         items = "".join(f"<li>{escape(h.chunk.label)}</li>" for h in others)
         parts.append(f'<details class="src-other"><summary>检索到但未引用（{len(others)}）</summary><ul>{items}</ul></details>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def conversation_sources_html(turns: Sequence[Mapping[str, Any]]) -> str:
+    """The side panel for a whole conversation: the sources of every answer (``turn["sources"]``, sources_html of
+    that answer), grouped per question, the latest first and open, so earlier answers' sources stay reachable."""
+    groups = [(n, t) for n, t in enumerate(turns, 1) if t.get("sources")]
+    if not groups:
+        return sources_html(None)
+    parts = ['<div class="sources-all">']
+    for i, (n, t) in enumerate(reversed(groups)):
+        parts.append(
+            f'<details class="src-turn" id="turn-{n}"{" open" if i == 0 else ""}><summary>第 {n} 问：{escape(str(t.get("q", "")))}</summary>'
+            f'{t["sources"]}</details>'
+        )
     parts.append("</div>")
     return "".join(parts)
 
