@@ -67,6 +67,7 @@ def test_command_line_binds_loopback_with_key_on_cpu(tmp_path):
     joined = " ".join(cmd)
     assert "--host 127.0.0.1" in joined and "--port 18123" in joined and "--api-key k123" in joined
     assert "-ngl 0" in joined and "--device none" in joined and "--alias smollm2-135m-instruct" in joined
+    assert "--cache-prompt" in cmd and "--cache-reuse 256" in joined  # the fixed system prompt is reused, not re-read
 
 
 def test_explicit_binary_must_exist():

@@ -342,6 +342,11 @@ def command_line(cfg: ServerConfig, binary: Path, model_path: Path) -> list[str]
         "-c", str(cfg.ctx_size),
         "--threads", str(cfg.threads or os.cpu_count() or 2),
         "-np", "1",  # one slot gets the whole context; requests queue
+        # Prompt caching: every answer starts with the same system prompt, drafting's rewordings with theirs; the server
+        # keeps the slot's KV cache (and older prompts in RAM, --cache-ram) and reuses the longest shared prefix, and with
+        # --cache-reuse also shifted chunks of 256+ tokens (a regenerated answer over the same articles).
+        "--cache-prompt",
+        "--cache-reuse", "256",
         "-ngl", "0",
         "--device", "none",  # CPU only, even where a Vulkan device exists
         "--no-webui",
