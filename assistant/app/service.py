@@ -138,6 +138,7 @@ class AssistantService:
             show_bar=show_bar,
             force=force,
             bm25=(self.settings.bm25_k1, self.settings.bm25_b),
+            chroma_url=self.settings.chroma_url,
         )
         log.info("ingest kb=%s: %d chunks, %d embedded, %d files failed, %.1f s", self.settings.kb, report.chunks, report.embedded, len(report.failures), report.seconds)
         for f in report.failures:

@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     # Office accounts, history, feedback and audit (assistant/office): a SQLAlchemy URL such as
     # postgresql://user:password@host/db; empty = the SQLite file <index_dir>/office.sqlite3.
     database_url: str = ""
+    # Vectors on a chroma server (`chroma run --path DIR --port 8000`): http://host:port, shared by several `assistant
+    # serve` processes over one shared index folder; empty = an embedded chroma in each index generation's folder.
+    chroma_url: str = ""
 
     models_dir: Path = PROJECT_ROOT / "models"
 

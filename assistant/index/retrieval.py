@@ -15,7 +15,7 @@ from assistant.core.protocols import Embedder, Retriever
 from assistant.core.types import Chunk, Hit
 from assistant.index.query import Analyzer, QueryPlan
 from assistant.index.query import coverage as concept_coverage
-from assistant.index.store import COLLECTION, chroma_client, current_generation, read_chunks, read_manifest
+from assistant.index.store import current_generation, generation_collection, read_chunks, read_manifest
 from assistant.text import query_tokens
 from assistant.text.thesaurus import Thesaurus
 
@@ -81,7 +81,7 @@ class IndexReader:
     def collection(self) -> Collection:
         if self._collection is None:
             assert self.gen is not None  # set by refresh() in __init__
-            self._collection = chroma_client(self.gen / "chroma").get_collection(COLLECTION)
+            self._collection = generation_collection(self.gen, self.manifest)  # embedded, or on a chroma server
         return self._collection
 
     def coverage(self, query: str, idx: int) -> float:

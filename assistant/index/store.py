@@ -5,6 +5,10 @@ Layout of ``kb_dir``::
     CURRENT            name of the live generation (replaced atomically)
     gen-<time>/        chunks.jsonl, manifest.json, bm25/, chroma/
     .lock              held by the one writer
+
+With a chroma server (ASSISTANT_CHROMA_URL) a generation's vectors live in the server's collection
+``kb-<hash of the kb name>-<generation>`` instead of ``chroma/``; the manifest's ``vectors`` entry names the server and
+the collection, so every process that reads the shared index folder finds them. Pruning a generation drops its collection.
 """
 
 from __future__ import annotations
@@ -89,6 +93,66 @@ def chroma_client(path: Path) -> ClientAPI:
     return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False))
 
 
+_SERVERS: dict[str, ClientAPI] = {}
+
+
+def chroma_server(url: str) -> ClientAPI:
+    """A client of the chroma server at ``url`` (http://host:port), one per URL and process."""
+    from urllib.parse import urlparse
+
+    if url in _SERVERS:
+        return _SERVERS[url]
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise error("chroma_url_invalid", url=url)
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    try:
+        client = chromadb.HttpClient(
+            host=parsed.hostname,
+            port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+            ssl=parsed.scheme == "https",
+            settings=ChromaSettings(anonymized_telemetry=False),
+        )
+        client.heartbeat()
+    except Exception as e:  # noqa: BLE001 - a boundary: chroma's client raises its own and httpx's errors
+        raise error("chroma_server_unreachable", url=url, reason=type(e).__name__) from None
+    _SERVERS[url] = client
+    return client
+
+
+def collection_name(gen: Path) -> str:
+    """The server collection of a generation: the kb's name hashed (it may be Chinese) plus the generation's name."""
+    import hashlib
+
+    return f"kb-{hashlib.sha256(gen.parent.name.encode()).hexdigest()[:12]}-{gen.name}"
+
+
+def generation_collection(gen: Path, manifest: dict[str, Any] | None = None) -> Collection:
+    """The vectors of a committed generation: in the chroma server its manifest names, else in its chroma/ folder."""
+    vectors = (manifest if manifest is not None else read_manifest(gen)).get("vectors") or {}
+    if vectors.get("url"):
+        return chroma_server(vectors["url"]).get_collection(vectors["collection"])
+    return chroma_client(gen / "chroma").get_collection(COLLECTION)
+
+
+def _drop_collection(url: str, name: str) -> None:
+    try:
+        chroma_server(url).delete_collection(name)
+    except Exception:  # noqa: BLE001 - already gone, or the server is down: an orphan collection, logged
+        log.info("chroma server %s: collection %s not dropped", url, name, exc_info=True)
+
+
+def _copy_vectors(source: Collection, target: Collection, batch: int = 2000) -> None:
+    """Every vector (with its metadata) of ``source`` into ``target``, a page at a time."""
+    total = source.count()
+    for offset in range(0, total, batch):
+        page = source.get(include=["embeddings", "metadatas"], limit=batch, offset=offset)
+        if page["ids"]:
+            target.add(ids=page["ids"], embeddings=page["embeddings"], metadatas=page["metadatas"])
+
+
 @contextmanager
 def writer_lock(kb_dir: Path) -> Iterator[None]:
     kb_dir.mkdir(parents=True, exist_ok=True)
@@ -106,11 +170,13 @@ def writer_lock(kb_dir: Path) -> Iterator[None]:
 class GenerationWriter:
     """Builds a new generation beside the live one; ``commit`` flips CURRENT, anything else leaves it untouched."""
 
-    def __init__(self, kb_dir: Path, seed: bool = True) -> None:
-        """``seed=False``: start empty instead of from the previous generation's vectors (it is damaged)."""
+    def __init__(self, kb_dir: Path, seed: bool = True, chroma_url: str = "") -> None:
+        """``seed=False``: start empty instead of from the previous generation's vectors (it is damaged).
+        ``chroma_url``: the chroma server to keep the vectors in ("" = an embedded chroma in the generation's folder)."""
         self.kb_dir = kb_dir
         self.previous = current_generation(kb_dir)
         self.seed = seed
+        self.chroma_url = chroma_url.strip()
         self.path = kb_dir / f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6:06d}"
         self._client: ClientAPI | None = None
 
@@ -118,14 +184,32 @@ class GenerationWriter:
         """A chroma collection seeded with the previous generation's vectors, so only new chunks are embedded."""
         chroma_dir = self.path / "chroma"
         prev_meta = read_manifest(self.previous) if self.seed else {}
-        if self.seed and self.previous and (self.previous / "chroma").is_dir() and prev_meta.get("embedder") == embedder:
-            shutil.copytree(self.previous / "chroma", chroma_dir)
+        seed_from = self.previous if self.seed and self.previous and prev_meta.get("embedder") == embedder else None
+        metadata = {"hnsw:space": "cosine", "embedder": embedder, "dim": dim}
+        if self.chroma_url:
+            self.path.mkdir(parents=True, exist_ok=True)
+            server = chroma_server(self.chroma_url)
+            name = collection_name(self.path)
+            collection = server.get_or_create_collection(name, metadata=metadata, embedding_function=None)
+            if seed_from is not None:
+                try:
+                    _copy_vectors(generation_collection(seed_from, prev_meta), collection)
+                except AssistantError:
+                    raise
+                except Exception:  # noqa: BLE001 - the previous vectors do not read back: embed everything instead
+                    log.warning("seeding %s from %s failed; embedding every chunk", name, seed_from, exc_info=True)
+                    server.delete_collection(name)
+                    collection = server.create_collection(name, metadata=metadata, embedding_function=None)
+            return collection
+        if seed_from is not None and (seed_from / "chroma").is_dir():
+            shutil.copytree(seed_from / "chroma", chroma_dir)
         else:
             chroma_dir.mkdir(parents=True, exist_ok=True)
         self._client = client = chroma_client(chroma_dir)
-        return client.get_or_create_collection(
-            COLLECTION, metadata={"hnsw:space": "cosine", "embedder": embedder, "dim": dim}, embedding_function=None
-        )
+        collection = client.get_or_create_collection(COLLECTION, metadata=metadata, embedding_function=None)
+        if seed_from is not None and not (seed_from / "chroma").is_dir() and (prev_meta.get("vectors") or {}).get("url"):
+            _copy_vectors(generation_collection(seed_from, prev_meta), collection)  # back from a server to embedded
+        return collection
 
     def write_chunks(self, chunks: Sequence[Chunk], tokens: Sequence[Sequence[str]]) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
@@ -141,6 +225,8 @@ class GenerationWriter:
 
     def commit(self, manifest: dict[str, Any]) -> Path:
         manifest = {**manifest, "digests": file_digests(self.path)}
+        if self.chroma_url:
+            manifest["vectors"] = {"url": self.chroma_url, "collection": collection_name(self.path)}
         _fsync_write(self.path / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1))
         if self._client is not None:
             self._client = None  # let chroma flush before the switch
@@ -152,13 +238,23 @@ class GenerationWriter:
 
     def abort(self) -> None:
         self._client = None
+        if self.chroma_url:
+            _drop_collection(self.chroma_url, collection_name(self.path))
         shutil.rmtree(self.path, ignore_errors=True)
 
     def _prune(self) -> None:
-        """Keep the live generation and the one before it (a reader may still hold it); drop the rest."""
+        """Keep the live generation and the one before it (a reader may still hold it); drop the rest, with their
+        collections on a chroma server (the one the manifest names; for a generation that never committed, this writer's)."""
         keep = {self.path.name, self.previous.name if self.previous else ""}
         for p in self.kb_dir.glob("gen-*"):
             if p.name not in keep:
+                try:
+                    vectors = read_manifest(p).get("vectors") or {} if (p / "manifest.json").is_file() else {}
+                except (OSError, ValueError):
+                    vectors = {}
+                url = vectors.get("url") or self.chroma_url
+                if url:
+                    _drop_collection(url, vectors.get("collection") or collection_name(p))
                 shutil.rmtree(p, ignore_errors=True)
 
 
@@ -221,6 +317,18 @@ def check_generation(gen: Path, deep: bool = True) -> str:
     except Exception as e:  # noqa: BLE001 - a boundary: any failure to load is damage, reported to the user and logged
         log.warning("index check: bm25 of %s does not load", gen, exc_info=True)
         return f"bm25：无法加载（{type(e).__name__}）"
+    if (manifest.get("vectors") or {}).get("url"):  # vectors on a chroma server: count them there
+        if deep:
+            try:
+                count = generation_collection(gen, manifest).count()
+            except AssistantError:  # an unreachable server is its own error (with its fix), not damage
+                raise
+            except Exception as e:  # noqa: BLE001 - a boundary: chroma raises its own error types; reported and logged
+                log.warning("index check: the server collection of %s does not count", gen, exc_info=True)
+                return f"chroma：无法读取向量库服务上的集合（{type(e).__name__}）"
+            if count != len({c.id for c in chunks}):
+                return f"chroma：应有 {len({c.id for c in chunks})} 个向量，实有 {count} 个"
+        return ""
     db = gen / "chroma" / "chroma.sqlite3"
     if not db.is_file():
         return "chroma/chroma.sqlite3：文件缺失"

@@ -313,10 +313,11 @@ def write_generation(
     force: bool,
     note: Progress,
     show_bar: bool,
+    chroma_url: str = "",
 ) -> tuple[str, int]:
     """Steps 4 and 5: embed the chunks the previous generation has no vector for, write chunks and BM25, commit.
     Returns (generation name, chunks embedded). On any failure the half-written generation is removed."""
-    writer = GenerationWriter(kb_dir, seed=seed)
+    writer = GenerationWriter(kb_dir, seed=seed, chroma_url=chroma_url)
     try:
         collection = writer.open_collection(embedder.dim, embedder.name)
         existing = set(collection.get(include=[])["ids"]) if collection.count() else set()
@@ -352,6 +353,7 @@ def ingest(
     show_bar: bool = True,
     force: bool = False,
     bm25: tuple[float, float] = (1.2, 0.5),
+    chroma_url: str = "",
 ) -> IngestReport:
     """Bring the index in ``kb_dir`` in line with ``sources``: scan → check each file against the index (the change
     table) → parse and chunk what changed → embed new chunks → commit a new generation. The live index stays
@@ -439,6 +441,8 @@ def ingest(
         failed_now = {f.path for f in results if f.status == "failed"}
         removed = [r for r in prev.manifest["files"] if r not in manifest_files and r not in failed_now]
         changed = changed or failed_memo != prev_failed or bool(removed)  # a failure appeared, changed or went away
+        # The vectors move to (or off) a chroma server: a new generation, seeded with the old one's vectors.
+        changed = changed or ((prev.manifest.get("vectors") or {}).get("url", "") if prev.gen else chroma_url) != chroma_url
         results.extend(FileResult(rel, "removed") for rel in removed)
 
         report = IngestReport(files=results, warnings=warnings)
@@ -463,7 +467,8 @@ def ingest(
             "chunker": chunker,
         }
         report.generation, report.embedded = write_generation(
-            kb_dir, embedder, chunks, [t for _, t in kept], manifest, bm25, seed=not damaged, force=force, note=note, show_bar=show_bar
+            kb_dir, embedder, chunks, [t for _, t in kept], manifest, bm25, seed=not damaged, force=force, note=note, show_bar=show_bar,
+            chroma_url=chroma_url,
         )
         report.chunks = len(chunks)
         report.changed = True
