@@ -39,7 +39,7 @@ def chroma_cli() -> str | None:
 
 
 @pytest.fixture()
-def chroma_url(tmp_path):
+def chroma_server(tmp_path):
     cli = chroma_cli()
     if cli is None:
         pytest.skip("the chroma CLI (from the chromadb package) is not installed")
@@ -58,7 +58,7 @@ def chroma_url(tmp_path):
                 if proc.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"chroma run did not start: {(tmp_path / 'chroma.log').read_text(errors='replace')[-500:]}")
                 time.sleep(0.2)
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         try:
@@ -87,7 +87,8 @@ def server_collections(url: str) -> set[str]:
     return {c.name for c in client.list_collections()}
 
 
-def test_one_ingest_two_answering_processes_share_a_chroma_server(tmp_path, chroma_url):
+def test_one_ingest_two_answering_processes_share_a_chroma_server(tmp_path, chroma_server):
+    chroma_url, server = chroma_server
     knowledge, index = tmp_path / "knowledge", tmp_path / "shared-index"
     knowledge.mkdir()
     (knowledge / "rule.md").write_text(RULE, "utf-8")
@@ -137,6 +138,13 @@ def test_one_ingest_two_answering_processes_share_a_chroma_server(tmp_path, chro
 
     # kb repair's deep check counts the vectors on the server.
     finished(run(env, "kb", "repair"))
+
+    # The server goes away: a question is one line naming the server and the fix, not a traceback or "damaged index".
+    server.terminate()
+    server.wait(timeout=20)
+    proc = run(env, "ask", QUESTION)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode != 0 and "连不上向量库服务" in err and chroma_url in err and "Traceback" not in err, (out, err)
 
 
 def test_an_unreachable_chroma_server_is_one_line_with_the_fix(tmp_path):

@@ -158,7 +158,13 @@ class VectorRetriever:
             return []
         texts = [query, *r.plan(query, extra).variants]
         vectors: list[Sequence[float]] = [self.embedder.embed_query(t) for t in texts]
-        res = r.collection.query(query_embeddings=vectors, n_results=min(k, len(r.chunks)), include=["distances"])
+        try:
+            res = r.collection.query(query_embeddings=vectors, n_results=min(k, len(r.chunks)), include=["distances"])
+        except Exception as e:  # noqa: BLE001 - a boundary: a chroma server that went away raises httpx's or chroma's errors
+            url = (r.manifest.get("vectors") or {}).get("url")
+            if not url:
+                raise
+            raise error("chroma_server_unreachable", url=url, reason=type(e).__name__) from None
         best: dict[int, float] = {}
         for ids, dists in zip(res["ids"], res["distances"] or []):
             for cid, dist in zip(ids, dists):
