@@ -332,7 +332,9 @@ def _build_kb_tab(service: AssistantService) -> tuple[Callable[[], tuple], list]
                 with gr.Row():
                     target = gr.Dropdown([], elem_id="kb-target", label="移除文件（上传的文件被删除；知识库目录中的文件只从索引中排除）", scale=3)
                     remove = gr.Button("移除", variant="stop", elem_id="kb-remove", scale=1)
-                refresh = gr.Button("刷新", size="sm")
+                with gr.Row():
+                    refresh = gr.Button("刷新", size="sm")
+                    update = gr.Button("更新索引（知识库文件夹有改动时）", size="sm", elem_id="kb-update")
 
     def view() -> tuple:
         return _kb_view(service)
@@ -344,36 +346,43 @@ def _build_kb_tab(service: AssistantService) -> tuple[Callable[[], tuple], list]
         files = [Path(p) for p in paths]
         names = "、".join(p.name for p in files[:3]) + (f" 等 {len(files)} 个文件" if len(files) > 3 else "")
         try:
-            job = service.jobs.start(f"导入 {names}", lambda progress: service.add_files(files, kind, progress=progress))
+            yield from follow(f"导入 {names}", lambda progress: service.add_files(files, kind, progress=progress), with_files=True)
+        finally:
+            for p in files:  # gradio's copy is no longer needed: the upload is in the knowledge base's uploads/ now
+                p.unlink(missing_ok=True)
+
+    def follow(what: str, run: Callable, with_files: bool = False, done: str = "") -> Iterator[tuple]:
+        """Run ``run(progress)`` as the knowledge base's background job; yield its progress line, then its report."""
+        try:
+            job = service.jobs.start(what, run)
         except AssistantError as e:
             raise gr.Error(_message(e)) from e
-        skip = (gr.skip(),) * 5
+        files_out = (None,) if with_files else ()
         while not job.wait(0.5):
-            yield (f'<div class="kb-progress">{render.escape(job.status())}</div>', *skip)
-        for p in files:  # gradio's copy is no longer needed: the upload is in the knowledge base's uploads/ now
-            p.unlink(missing_ok=True)
+            yield (f'<div class="kb-progress">{render.escape(job.status())}</div>', gr.skip(), *(gr.skip(),) * len(files_out), *(gr.skip(),) * 3)
         if job.state != "done" or job.report is None:
-            yield ("", render.ingest_html(job.status(), []), None, *view())
+            yield ("", render.ingest_html(job.status(), []), *files_out, *view())
             return
         report = job.report
-        yield ("", render.ingest_html(report.summary(), [*report.warnings, *(f.error for f in report.failures)]), None, *view())
+        failures = [*report.warnings, *(f.error for f in report.failures)]
+        yield ("", render.ingest_html(done + report.summary(), failures), *files_out, *view())
+
+    def update_index() -> Iterator[tuple]:
+        yield from follow("更新知识库文件夹", lambda progress: service.ingest(progress=progress, show_bar=False))
 
     def cancel_job() -> str:
         return render.escape("已请求取消，正在停止…") if service.jobs.cancel() else render.escape("当前没有正在进行的导入。")
 
-    def remove_file(rel: str | None, progress=gr.Progress()) -> tuple:  # noqa: B008
+    def remove_file(rel: str | None) -> Iterator[tuple]:
         if not rel:
             raise gr.Error("请先选择要移除的文件。")
-        try:
-            report = service.remove_file(rel, progress=_progress_cb(progress))
-        except AssistantError as e:
-            raise gr.Error(_message(e)) from e
-        return (render.ingest_html(f"已移除 {rel}。" + report.summary(), []), *view())
+        yield from follow(f"移除 {rel}", lambda progress: service.remove_file(rel, progress=progress), done=f"已移除 {rel}。")
 
     kb_outs = [stats, table, target]
     add.click(guarded(add_files, service), [files, kind], [progress_line, result, files, *kb_outs], api_visibility="private")
     cancel.click(cancel_job, None, progress_line, queue=False, api_visibility="private")
-    remove.click(guarded(remove_file, service), target, [result, *kb_outs], api_visibility="private")
+    remove.click(guarded(remove_file, service), target, [progress_line, result, *kb_outs], api_visibility="private")
+    update.click(guarded(update_index, service), None, [progress_line, result, *kb_outs], api_visibility="private")
     refresh.click(guarded(view, service), None, kb_outs, api_visibility="private")
     return view, kb_outs
 
