@@ -392,10 +392,10 @@ def test_feedback_review_and_export_round_trips_through_the_eval_format(office, 
 
 
 def test_chinese_article_numbers():
-    from assistant.office.feedback import chinese_number
+    from assistant.office.feedback import parse_articles
 
     cases = {1: "一", 10: "十", 11: "十一", 20: "二十", 88: "八十八", 100: "一百", 105: "一百零五", 110: "一百一十", 1001: "一千零一"}
-    assert {n: chinese_number(n) for n in cases} == cases
+    assert {n: parse_articles(f"《条例》第{n}条")[0]["article"] for n in cases} == {n: f"第{v}条" for n, v in cases.items()}
 
 
 # ---------------------------------------------------------------------------- audit

@@ -30,12 +30,12 @@ from assistant.office.accounts import UserInfo
 from assistant.office.db import Database
 from assistant.office.history import CitationRecord, citation_records
 from assistant.office.models import FEEDBACK_STATUSES, Conversation, Feedback, Message, User
+from assistant.text.structure import CN_NUM, int_to_cn
 
 EVAL_STYLE = "反馈"
-_DIGITS = "零一二三四五六七八九"
 _SPLIT = re.compile(r"[；;\n]+")
 _BOOK = re.compile(r"^《(?P<doc>[^》]+)》\s*(?P<rest>.*)$")
-_ARTICLE = re.compile(r"第\s*(?P<num>[0-9０-９]+|[零一二三四五六七八九十百千〇两]+)\s*条")
+_ARTICLE = re.compile(rf"第\s*(?P<num>[0-9０-９]+|[{CN_NUM}]+)\s*条")
 
 
 @dataclass(frozen=True)
@@ -61,32 +61,13 @@ class FeedbackInfo:
     created_at: datetime
 
 
-def chinese_number(n: int) -> str:
-    """88 → 八十八, 110 → 一百一十, 1001 → 一千零一 (article numbers as the documents write them)."""
-    if n < 0 or n >= 10000:
-        raise ValueError(n)
-    if n < 10:
-        return _DIGITS[n]
-    out, zero = "", False
-    for value, unit in ((1000, "千"), (100, "百"), (10, "十"), (1, "")):
-        d = n // value % 10
-        if d:
-            if zero:
-                out += "零"
-            out += _DIGITS[d] + unit
-            zero = False
-        elif out:
-            zero = True
-    return out[1:] if out.startswith("一十") else out
-
-
 def _article(text: str) -> str:
     m = _ARTICLE.search(text)
     if not m:
         return text.strip()
     num = m.group("num")
     if num[0].isdigit() or num[0] in "０１２３４５６７８９":
-        num = chinese_number(int(num.translate(str.maketrans("０１２３４５６７８９", "0123456789"))))
+        num = int_to_cn(int(num.translate(str.maketrans("０１２３４５６７８９", "0123456789"))))
     return f"第{num}条"
 
 
