@@ -297,3 +297,19 @@ def test_promote_moves_an_upload_into_the_knowledge_folder(hash_service, tmp_pat
     with pytest.raises(AssistantError, match="已有同名文件"):
         hash_service.promote("uploads/兼职规定.md")
     assert PAYLOAD not in ans.text
+
+
+def test_uploads_go_to_the_apps_own_folder_with_a_size_limit_and_an_age(hash_service):
+    import os
+    import stat
+
+    from assistant.faces.ui.app import build_app, launch_kwargs, upload_dir
+
+    settings = hash_service.settings.model_copy(update={"max_upload_mb": 7, "upload_max_age_hours": 2})
+    hash_service.settings = settings
+    demo = build_app(hash_service)
+    folder = upload_dir()
+    assert os.environ["GRADIO_TEMP_DIR"] == folder and Path(folder).name.startswith("party-assistant-uploads-")
+    assert stat.S_IMODE(Path(folder).stat().st_mode) == 0o700  # not the shared /tmp/gradio
+    assert folder == demo.GRADIO_CACHE and demo.delete_cache == (3600, 7200)
+    assert launch_kwargs(settings)["max_file_size"] == "7mb"
