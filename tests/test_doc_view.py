@@ -328,3 +328,99 @@ def test_clicking_a_citation_opens_the_original_at_the_article(browser, tmp_path
         external = [u for u in requests if not u.startswith((url, "data:", "blob:"))]
         assert external == []
         context.close()
+
+
+# ---------------------------------------------------------------- behind the logins: the office API and the Gradio page
+
+
+def test_api_doc_pages_only_for_readable_knowledge_bases(tmp_path):
+    from assistant.app.compose import build
+    from assistant.app.office import Services
+    from assistant.core.settings import Settings
+    from assistant.faces.api.app import create_app
+    from assistant.office import Office, resolve_url
+
+    services = []
+    for name, text in (("default", OLD), ("制度", REGULATION)):
+        kdir = tmp_path / f"knowledge-{name}"
+        kdir.mkdir()
+        (kdir / "规定.md").write_text(text, "utf-8")
+        s = build(Settings(knowledge_dir=kdir, index_dir=tmp_path / "index", kb=name, embedder="hash", mode="bm25"))
+        s.ingest(show_bar=False)
+        services.append(s)
+    secret, duty = services
+    office = Office(resolve_url("", tmp_path / "office"))
+    try:
+        office.accounts.add("张三", "correct horse battery")
+        office.accounts.grant("张三", "制度")
+        key = office.accounts.create_key("张三").key
+        registry = Services(secret.settings)
+        registry.add(secret)
+        registry.add(duty)
+        api = TestClient(create_app(secret.settings, office, registry))
+        did = doc_id(duty, "规定.md")
+        assert api.get(f"/doc/{did}?kb=制度").status_code == 401  # no credential
+        auth = {"Authorization": f"Bearer {key}"}
+        r = api.get(f"/doc/{did}?kb=制度&hl={quote(DUTY_QUOTE)}", headers=auth)
+        assert r.status_code == 200 and f'<mark class="hl">{DUTY_QUOTE}</mark>' in r.text
+        assert f'href="/doc/{did}/file?kb=%E5%88%B6%E5%BA%A6"' in r.text  # links keep the knowledge base
+        assert api.get(f"/doc/{did}/file?kb=制度", headers=auth).content == (duty.settings.knowledge_dir / "规定.md").read_bytes()
+        denied = api.get(f"/doc/{doc_id(secret, '规定.md')}?kb=default", headers=auth)
+        assert denied.status_code == 404 and "无权查询" in denied.json()["error"]["message"]
+    finally:
+        office.close()
+
+
+@pytest.mark.integration
+def test_gradio_doc_pages_need_the_page_login(tmp_path):
+    import httpx
+    from ui_fixtures import make_service, serve
+
+    service = make_service(tmp_path, auth_user="审核员", auth_password="correct horse battery")
+    did = doc_id(service, "主体责任规定.md")
+    with serve(service) as url, httpx.Client(base_url=url, timeout=30) as web:
+        assert web.get(f"/doc/{did}").status_code == 401
+        assert web.get(f"/doc/{did}/file").status_code == 401
+        assert web.post("/login", data={"username": "审核员", "password": "correct horse battery"}).status_code == 200
+        r = web.get(f"/doc/{did}")
+        assert r.status_code == 200 and 'id="第二条"' in r.text
+
+
+@pytest.mark.integration
+def test_office_doc_pages_only_from_the_users_knowledge_bases(tmp_path):
+    import httpx
+    from ui_fixtures import make_service
+
+    from assistant.app.compose import build
+    from assistant.app.office import Services, open_office
+    from assistant.faces.ui.app import build_app, launch
+    from assistant.faces.ui.office_ui import OfficeUI
+
+    password = "一句够长的密码-1"
+    service = make_service(tmp_path)
+    other_dir = tmp_path / "knowledge-廉洁"
+    other_dir.mkdir()
+    (other_dir / "廉洁规定.md").write_text("# 廉洁自律补充规定\n\n第一条 党员干部不得收受可能影响公正执行公务的礼品礼金。\n", "utf-8")
+    other = build(service.settings.model_copy(update={"kb": "廉洁", "knowledge_dir": other_dir}))
+    other.ingest(show_bar=False)
+    office = open_office(service.settings)
+    office.accounts.add("张三", password)
+    office.accounts.grant("张三", "廉洁")
+    services = Services(service.settings)
+    services.add(service)
+    services.add(other)
+    demo = build_app(service, office=OfficeUI(service.settings, office, services))
+    _app, url, _ = launch(demo, service.settings, prevent_thread_lock=True, quiet=True)
+    try:
+        with httpx.Client(base_url=url, timeout=30) as web:
+            gift, duty = doc_id(other, "廉洁规定.md"), doc_id(service, "主体责任规定.md")
+            assert web.get(f"/doc/{gift}").status_code == 401
+            assert web.post("/login", data={"username": "张三", "password": password}).status_code == 200
+            r = web.get(f"/doc/{gift}")  # found in his knowledge base 廉洁 although the link names none
+            assert r.status_code == 200 and "廉洁自律补充规定" in r.text
+            assert web.get(f"/doc/{duty}").status_code == 404  # the default knowledge base is not his
+            forbidden = web.get(f"/doc/{duty}?kb=default")
+            assert forbidden.status_code == 403 and "无权查询" in forbidden.text
+    finally:
+        demo.close()
+        office.close()

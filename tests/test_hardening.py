@@ -295,7 +295,8 @@ def test_draft_preview_and_docx_have_no_stray_digit_after_citations(tmp_path):
     assert "".join(special_parts(text)) == text
     assert special_parts("的规定[1]。") == ["的规定", "[1]", "。"]
     html = paragraph_html(text, d)
-    assert "的规定<sup" in html and "[1]</sup>。" in html and "</sup>1" not in html
+    assert "的规定<sup" in html and "[1]</a></sup>。" in html and "</sup>1" not in html
+    assert f'<a href="/doc/{d.citations[0].chunk.doc_id}?hl=' in html  # [n] opens the 原文 page at the article
     doc = docx.Document(str(to_docx(d, tmp_path / "d.docx")))
     body = next(p for p in doc.paragraphs if "一岗双责" in p.text or "的规定" in p.text)
     assert body.text == text  # no "[1]1。"

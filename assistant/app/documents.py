@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from assistant.core.errors import AssistantError
 from assistant.core.messages import error
 from assistant.core.types import UPLOADS_PREFIX, Answer, Chunk, Hit
 from assistant.index.versions import Article, Change, align, compare, earlier_version, render, summary
@@ -31,6 +32,7 @@ __all__ = [
     "document_file",
     "document_view",
     "find_document",
+    "holds_document",
     "repealed_titles",
     "set_repealed",
     "version_diff",
@@ -159,6 +161,15 @@ def find_document(service: AssistantService, ref: str) -> DocumentView:
     if view is None:
         raise error("doc_view_not_found", ref=ref, kb=service.settings.kb)
     return view
+
+
+def holds_document(service: AssistantService, ref: str) -> bool:
+    """Whether the live index of ``service`` holds the document (or chunk) ``ref``; False when it has no index."""
+    try:
+        chunks = service.reader().chunks
+    except AssistantError:
+        return False
+    return any(c.doc_id == ref or c.id == ref for c in chunks)
 
 
 def document_view(service: AssistantService, doc_id: str) -> DocumentView:

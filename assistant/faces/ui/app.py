@@ -490,5 +490,5 @@ def launch(demo: gr.Blocks, settings: Settings, **overrides) -> tuple:
     if service is not None:  # the 原文 and 版本对比 pages the citations link to, behind the same login as the UI
         from assistant.faces.web.doc_page import routes
 
-        kwargs["app_kwargs"] = {**kwargs.get("app_kwargs", {}), "routes": routes(service)}
+        kwargs["app_kwargs"] = {**kwargs.get("app_kwargs", {}), "routes": routes(service, getattr(demo, "office_ui", None))}
     return demo.launch(**kwargs)

@@ -14,6 +14,7 @@ from assistant.core.errors import AssistantError
 from assistant.core.protocols import ChatModel
 from assistant.core.types import KIND_LABELS, MARKER, UNSUPPORTED_MARK
 from assistant.faces.ui.app import guarded
+from assistant.faces.ui.render import doc_href
 
 INTRO = (
     "先生成提纲（按知识库中往年报告的“一、（一）一是”层次和措辞），修改后再撰写。"
@@ -34,7 +35,8 @@ def paragraph_html(text: str, draft_: Draft) -> str:
         m = MARKER.fullmatch(part)
         if m and int(m.group(1)) in by_n:
             c = by_n[int(m.group(1))]
-            out.append(f'<sup class="draft-cite" title="{html.escape(f"{c.label}：“{c.quote}”")}">[{c.n}]</sup>')
+            tip = html.escape(f"{c.label}：“{c.quote}”")  # the [n] opens the 原文 page at the article, in a new tab
+            out.append(f'<sup class="draft-cite"><a href="{html.escape(doc_href(c))}" target="_blank" rel="noopener" title="{tip}">[{c.n}]</a></sup>')
         elif PLACEHOLDER.fullmatch(part):
             out.append(f'<mark class="draft-todo">{html.escape(part)}</mark>')
         elif part == UNSUPPORTED_MARK:
@@ -60,7 +62,9 @@ def sources_html(d: Draft) -> str:
     if not d.citations:
         return '<div class="draft-sources">没有引用。</div>'
     items = "".join(
-        f"<li>[{c.n}] {html.escape(c.label)}〔{KIND_LABELS.get(c.chunk.kind, '其他')}〕：“{html.escape(c.quote)}”</li>" for c in d.citations
+        f"<li>[{c.n}] {html.escape(c.label)}〔{KIND_LABELS.get(c.chunk.kind, '其他')}〕：“{html.escape(c.quote)}”"
+        f' <a href="{html.escape(doc_href(c))}" target="_blank" rel="noopener">查看原文</a></li>'
+        for c in d.citations
     )
     return f'<div class="draft-sources"><h4>引用依据</h4><ol style="list-style:none;padding-left:0">{items}</ol></div>'
 

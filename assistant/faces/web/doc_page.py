@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
-from assistant.app.documents import ArticleView, DocumentView, document_file, document_view, version_diff
+from assistant.app.documents import ArticleView, DocumentView, document_file, document_view, holds_document, version_diff
 from assistant.app.service import AssistantService
 from assistant.core.errors import AssistantError
 from assistant.core.types import KIND_LABELS, UPLOAD_NOTE
@@ -222,9 +224,12 @@ def doc_router(service_for: Callable[..., AssistantService]) -> APIRouter:
     return router
 
 
-def gradio_login(service: AssistantService) -> Callable[[Request], AssistantService]:
-    """The dependency for the Gradio server: its one service, behind the page's own login when it has one (the
-    session cookie Gradio set at login). Fails closed: a login it cannot check is refused."""
+def gradio_login(service: AssistantService, office: Any = None) -> Callable[[Request], AssistantService]:
+    """The dependency for the Gradio server: its service, behind the page's own login when it has one (the session
+    cookie Gradio set at login). Fails closed: a login it cannot check is refused.
+
+    With the office's accounts (``office``: faces.ui.office_ui.OfficeUI) only the user's readable knowledge bases:
+    the one ``?kb=`` names, else the one holding the document (a chat citation's link names no knowledge base)."""
 
     def dependency(request: Request) -> AssistantService:
         app = request.app
@@ -240,9 +245,25 @@ def gradio_login(service: AssistantService) -> Callable[[Request], AssistantServ
             user = getattr(app, "tokens", {}).get(token) if token else None
         if not user:
             raise HTTPException(401, "请先登录网页（刷新主页面并登录）后再打开原文链接")
-        return service
+        return service if office is None else _office_service(office, str(user), request)
 
     return dependency
+
+
+def _office_service(office: Any, name: str, request: Request) -> AssistantService:
+    try:
+        user = office.user(SimpleNamespace(username=name))
+        wanted = request.query_params.get("kb", "")
+        if wanted:
+            return office.services.get(office.pick_kb(user, wanted))
+        ref = request.path_params.get("doc_id", "")
+        for kb in office.readable(user) if ref else ():
+            candidate = office.services.get(kb)
+            if holds_document(candidate, ref):
+                return candidate
+        return office.services.get(office.pick_kb(user, None))
+    except AssistantError as e:
+        raise HTTPException(403, f"{e.message} — {e.fix}") from None
 
 
 def mount(app: FastAPI, service: AssistantService) -> None:
@@ -250,7 +271,7 @@ def mount(app: FastAPI, service: AssistantService) -> None:
     app.include_router(doc_router(gradio_login(service)))
 
 
-def routes(service: AssistantService) -> list:
+def routes(service: AssistantService, office: Any = None) -> list:
     """The same pages as routes for a FastAPI app built by someone else (Gradio's launch takes them in app_kwargs,
     so they are there before the server starts, whether launch blocks or not)."""
-    return list(doc_router(gradio_login(service)).routes)
+    return list(doc_router(gradio_login(service, office)).routes)
