@@ -17,7 +17,7 @@ from assistant.core.errors import AssistantError, IngestError
 from assistant.core.messages import error, say
 from assistant.core.protocols import Answerer, Embedder, Reworder, Rewriter
 from assistant.core.settings import Settings
-from assistant.core.types import DOC_KINDS, UPLOADS_PREFIX, Answer, Decision, Hit
+from assistant.core.types import DOC_KINDS, UPLOADS_PREFIX, Answer, Chunk, Decision, Hit
 from assistant.index.retrieval import IndexReader, make_retriever
 from assistant.index.store import current_generation, ensure_intact, list_kbs, read_manifest
 from assistant.ingest.loaders import LOADERS, check_size, file_hash, supported
@@ -317,6 +317,14 @@ class AssistantService:
             return ()
         text = self.reworder(query)
         return (text,) if text else ()
+
+    def chunks_of(self, kind: str) -> list[Chunk]:
+        """Every chunk of one document kind in the live index (drafting learns the report style from them)."""
+        return [c for c in self.reader().chunks if c.kind == kind]
+
+    def token_weights(self) -> tuple[dict[str, float], float]:
+        reader = self.reader()
+        return reader.idf, reader.max_idf
 
     def search(
         self,

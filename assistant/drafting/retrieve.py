@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from assistant.core.protocols import Library
 from assistant.core.types import MARKER, Chunk
 from assistant.drafting.outline import VIOLATION, split_marker
 from assistant.drafting.plan import PLAN_WORDS, PROBLEM_WORDS, SectionPlan, section_kind
@@ -24,10 +25,8 @@ MIN_LIST = 0.35  # a responsibility-list row is optional material, so it must fi
 class Weights:
     """IDF-weighted word overlap over the knowledge base, so '一岗双责' counts for more than '落实'."""
 
-    def __init__(self, service) -> None:
-        reader = service.reader()
-        self.idf = reader.idf
-        self.default = reader.max_idf
+    def __init__(self, service: Library) -> None:
+        self.idf, self.default = service.token_weights()
 
     def share(self, query: str, text: str) -> float:
         toks = query_tokens(MARKER.sub("", query))
@@ -43,7 +42,7 @@ class Weights:
         return (overlap(query, text) + self.share(query, text) + bigram_share(query, text)) / 3
 
 
-def requirements(service, sec: SectionPlan, k: int, w: Weights, topic: str = "") -> list[Chunk]:
+def requirements(service: Library, sec: SectionPlan, k: int, w: Weights, topic: str = "") -> list[Chunk]:
     """Regulation articles that state duties for the section. Relevance is judged on the article text, not its
     context line (every article carries its rule's title there). Superseded texts and violation lists
     (有下列行为之一…给予处分) are left out: a report commits to duties in force."""
@@ -99,7 +98,7 @@ def assign_facts(
     return out
 
 
-def list_rows(service, sec: SectionPlan, used: set[str], w: Weights, k: int = 2) -> list[Chunk]:
+def list_rows(service: Library, sec: SectionPlan, used: set[str], w: Weights, k: int = 2) -> list[Chunk]:
     """Rows of the unit's responsibility lists in the knowledge base that fit the section, each used once."""
     hits = service.search(sec.query, k=k + 3, kinds=("list",))
     scored = [(section_score(sec, h.chunk, w), n, h.chunk) for n, h in enumerate(hits) if h.chunk.id not in used]
@@ -118,5 +117,5 @@ def match_points(points: Sequence[str], facts: Sequence[Chunk], w: Weights) -> t
     return pairs, left
 
 
-def style_examples(service, query: str, k: int = 2) -> list[Chunk]:
+def style_examples(service: Library, query: str, k: int = 2) -> list[Chunk]:
     return [h.chunk for h in service.search(query, k=k, kinds=("report",))]
