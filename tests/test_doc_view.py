@@ -424,3 +424,45 @@ def test_office_doc_pages_only_from_the_users_knowledge_bases(tmp_path):
     finally:
         demo.close()
         office.close()
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def test_cli_kb_sync_repeal_and_watch(tmp_path, capsys, monkeypatch):
+    import assistant.app.sync as sync_module
+    from assistant.faces.cli.main import main
+
+    kdir = tmp_path / "knowledge"
+    kdir.mkdir()
+    (kdir / "示例廉政规定(2024).md").write_text(NEW, "utf-8")
+
+    def run(*args: str) -> int:
+        return main(["--knowledge-dir", str(kdir), "--index-dir", str(tmp_path / "index"), "--embedder", "hash", *args])
+
+    assert run("kb", "sync") == 0
+    assert "新增  示例廉政规定(2024).md" in capsys.readouterr().out
+    assert run("kb", "repeal", "示例廉政规定") == 0
+    assert "已将《示例廉政规定》标为已废止" in capsys.readouterr().out
+    assert (kdir / REPEAL_FILE).read_text("utf-8").splitlines()[-1] == "示例廉政规定"
+    assert run("kb", "repeal", "示例廉政规定(2024).md") == 0 and "已是已废止，无需改动" in capsys.readouterr().out
+    assert run("search", "向上级报告落实情况", "--json") == 0
+    assert "〔已废止〕" in capsys.readouterr().out
+    assert run("kb", "unrepeal", "示例廉政规定") == 0 and "已恢复《示例廉政规定》为有效文件" in capsys.readouterr().out
+    assert repealed_titles(kdir) == frozenset()
+    assert run("kb", "repeal", "没有这个文件") == 2 and "没有“没有这个文件”" in capsys.readouterr().err
+
+    # --watch: its first pass picks up a file added while it was off (test_watch_syncs_when_the_folder_changes covers
+    # changes between polls); Ctrl-C ends it with exit code 0
+    real_watch = sync_module.watch
+
+    def two_polls(service, interval, on_event, stop=None, passes=None):
+        (kdir / "新规定.md").write_text("# 新规定\n\n第一条 每季度开展一次廉政谈话。\n", "utf-8")
+        real_watch(service, 0.05, on_event, stop, passes=2)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("assistant.faces.cli.kb.watch", two_polls)
+    assert run("kb", "sync", "--watch", "--interval", "1") == 0
+    out = capsys.readouterr()
+    assert "正在监视" in out.err and "已停止监视" in out.err
+    assert "新增  新规定.md" in out.out

@@ -126,7 +126,10 @@ def _docs(chunks: Iterable[Chunk]) -> dict[str, list[Chunk]]:
 
 def build_view(chunks: Sequence[Chunk], doc_id: str, repealed: frozenset[str] | set[str] = frozenset()) -> DocumentView | None:
     """The view of ``doc_id`` from a generation's chunks (None when it holds no such document)."""
-    docs = _docs(chunks)
+    return _view(_docs(chunks), doc_id, repealed)
+
+
+def _view(docs: dict[str, list[Chunk]], doc_id: str, repealed: frozenset[str] | set[str] = frozenset()) -> DocumentView | None:
     mine = docs.get(doc_id)
     if not mine:
         return None
@@ -234,6 +237,18 @@ class _Alignments:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, str, str], list[Change]] = {}
+        self._docs: tuple[str, dict[str, list[Chunk]]] = ("", {})
+
+    def docs(self, gen: str, chunks: Sequence[Chunk]) -> dict[str, list[Chunk]]:
+        """The chunks of a generation by document, grouped once per generation (gen "" is never cached)."""
+        with self._lock:
+            if gen and self._docs[0] == gen:
+                return self._docs[1]
+        grouped = _docs(chunks)
+        if gen:
+            with self._lock:
+                self._docs = (gen, grouped)
+        return grouped
 
     def get(self, gen: str, old: DocumentView, new: DocumentView) -> list[Change]:
         key = (gen, old.doc_id, new.doc_id)
@@ -257,11 +272,11 @@ def version_notes(answer: Answer, chunks: Sequence[Chunk], gen: str = "") -> Ans
         ch = c.chunk
         if ch.superseded or not ch.version or ch.kind != "regulation" or not ch.article.startswith("第"):
             continue
-        docs = docs if docs is not None else _docs(chunks)
+        docs = docs if docs is not None else ALIGNMENTS.docs(gen, chunks)
         older = sorted((d[0].version, i) for i, d in docs.items() if d[0].title == ch.title and d[0].version < ch.version)
         if not older:
             continue
-        old_view, new_view = build_view(chunks, older[-1][1]), build_view(chunks, ch.doc_id)
+        old_view, new_view = _view(docs, older[-1][1]), _view(docs, ch.doc_id)
         if old_view is None or new_view is None:
             continue
         changes = ALIGNMENTS.get(gen, old_view, new_view)
