@@ -367,6 +367,10 @@ def test_api_doc_pages_only_for_readable_knowledge_bases(tmp_path):
         assert api.get(f"/doc/{did}/file?kb=制度", headers=auth).content == (duty.settings.knowledge_dir / "规定.md").read_bytes()
         denied = api.get(f"/doc/{doc_id(secret, '规定.md')}?kb=default", headers=auth)
         assert denied.status_code == 404 and "无权查询" in denied.json()["error"]["message"]
+        # search results carry the status: a repealed document is 已废止 there
+        set_repealed(duty, "党委（党组）落实全面从严治党主体责任规定", True)
+        found = api.post("/v1/search", json={"query": "一岗双责", "kb": "制度"}, headers=auth).json()["data"]
+        assert found and all(h["status"] == "已废止" and h["repealed"] for h in found)
     finally:
         office.close()
 
@@ -448,6 +452,11 @@ def test_cli_kb_sync_repeal_and_watch(tmp_path, capsys, monkeypatch):
     assert run("kb", "repeal", "示例廉政规定(2024).md") == 0 and "已是已废止，无需改动" in capsys.readouterr().out
     assert run("search", "向上级报告落实情况", "--json") == 0
     assert "〔已废止〕" in capsys.readouterr().out
+    assert run("kb", "list") == 0 and "《示例廉政规定》〔已废止〕" in capsys.readouterr().out
+    assert run("kb", "list", "--json") == 0
+    import json
+
+    assert [d["repealed"] for d in json.loads(capsys.readouterr().out)["documents"]] == [True]
     assert run("kb", "unrepeal", "示例廉政规定") == 0 and "已恢复《示例廉政规定》为有效文件" in capsys.readouterr().out
     assert repealed_titles(kdir) == frozenset()
     assert run("kb", "repeal", "没有这个文件") == 2 and "没有“没有这个文件”" in capsys.readouterr().err

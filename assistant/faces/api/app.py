@@ -499,6 +499,8 @@ def hit_json(h: Hit, kb: str) -> dict[str, Any]:
         "superseded": c.superseded,
         "source": c.source,
         **provenance(c.source, c.superseded),
+        "status": c.status,  # 现行有效 | 旧版 | 已废止 (searchable as history, never answered from)
+        "repealed": c.repealed,
         "chunk_id": c.id,
         "kb": kb,
         "text": c.text,

@@ -175,7 +175,9 @@ def _list(svc, as_json: bool) -> int:
     entries = svc.document_status()
     kbs = svc.stats()["knowledge_bases"]
     name = svc.settings.kb
+    repealed = svc.repealed()  # 已废止 (废止.txt): listed, searchable, never answered from
     if as_json:
+        entries = [{**e, "repealed": e["title"] in repealed} for e in entries]
         print(json.dumps({"kb": name, "knowledge_bases": kbs, "documents": entries}, ensure_ascii=False, indent=1))
         return 0
     others = [k for k in kbs if k != name]
@@ -187,6 +189,7 @@ def _list(svc, as_json: bool) -> int:
         if e["status"] in PROBLEMS or e["status"] == "excluded":
             continue
         title = f"  《{e['title']}》" if e["title"] else ""
+        title += "〔已废止〕" if e["title"] in repealed else ""
         chunks = f"  {e['chunks']} 段" if e["chunks"] else ""
         origin = f"  〔{PROVENANCE_LABELS['upload']}〕" if e["path"].startswith(UPLOADS_PREFIX) else ""
         print(f"{STATUS.get(e['status'], e['status']):<6} {KINDS.get(e['kind'], e['kind']):<5} {e['path']}{chunks}{title}{origin}")
