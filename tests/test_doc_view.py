@@ -475,3 +475,21 @@ def test_cli_kb_sync_repeal_and_watch(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr()
     assert "正在监视" in out.err and "已停止监视" in out.err
     assert "新增  新规定.md" in out.out
+
+
+def test_saved_citation_links_still_open_after_the_file_changed(kb, client):
+    from assistant.app.office import citation_record
+    from assistant.faces.ui import render
+
+    chunk = next(c for c in kb.reader().chunks if c.source == "主体责任规定.md" and c.article == "第二条")
+    saved = citation_record(Citation(1, chunk, DUTY_QUOTE), "default")  # as history keeps it: chunk id and file
+    href = render.doc_href(saved)
+    assert href.startswith(f"/doc/{chunk.id}?hl=") and f"&src={quote('主体责任规定.md', safe='')}" in href
+    r = client.get(href)
+    assert r.status_code == 200 and f'<mark class="hl">{DUTY_QUOTE}</mark>' in r.text
+    path = kb.settings.knowledge_dir / "主体责任规定.md"
+    path.write_text(path.read_text("utf-8").replace("一岗双责", "“一岗双责”要求"), "utf-8")
+    kb.ingest(show_bar=False)
+    assert chunk.id not in {c.id for c in kb.reader().chunks}  # the saved chunk is gone
+    r = client.get(href)
+    assert r.status_code == 200 and '<section class="art" id="第二条">' in r.text and "“一岗双责”要求" in r.text

@@ -152,14 +152,15 @@ def _view(docs: dict[str, list[Chunk]], doc_id: str, repealed: frozenset[str] | 
     )
 
 
-def find_document(service: AssistantService, ref: str) -> DocumentView:
+def find_document(service: AssistantService, ref: str, source: str = "") -> DocumentView:
     """The document with doc_id ``ref`` in the live index, or the document holding chunk ``ref`` (links saved in
-    history carry the chunk id). Raises doc_view_not_found."""
+    history carry the chunk id), or else the document of file ``source`` (a saved chunk whose file changed since).
+    Raises doc_view_not_found."""
     chunks = service.reader().chunks
     repealed = repealed_titles(service.settings.knowledge_dir)
     view = build_view(chunks, ref, repealed)
     if view is None:
-        owner = next((c.doc_id for c in chunks if c.id == ref), None)
+        owner = next((c.doc_id for c in chunks if c.id == ref), None) or next((c.doc_id for c in chunks if source and c.source == source), None)
         view = build_view(chunks, owner, repealed) if owner else None
     if view is None:
         raise error("doc_view_not_found", ref=ref, kb=service.settings.kb)
@@ -175,9 +176,9 @@ def holds_document(service: AssistantService, ref: str) -> bool:
     return any(c.doc_id == ref or c.id == ref for c in chunks)
 
 
-def document_view(service: AssistantService, doc_id: str) -> DocumentView:
+def document_view(service: AssistantService, doc_id: str, source: str = "") -> DocumentView:
     """The 原文 view of one document of the live index: title, status, successor, articles in order."""
-    return find_document(service, doc_id)
+    return find_document(service, doc_id, source)
 
 
 def document_file(service: AssistantService, view: DocumentView) -> Path:

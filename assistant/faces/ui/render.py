@@ -41,11 +41,13 @@ def doc_href(c: Any) -> str:
     """The 原文 page of a citation, at its article with the quote highlighted: /doc/<doc_id>?hl=<quote>#<article>.
 
     ``c`` is a Citation (its chunk's doc_id) or a saved citation record (its chunk_id: the page finds the document
-    that holds that chunk)."""
+    that holds that chunk, or else the document of its file)."""
     chunk = getattr(c, "chunk", None)
     ref = chunk.doc_id if chunk is not None else getattr(c, "chunk_id", "")
     article = chunk.article if chunk is not None else getattr(c, "article", "")
     href = f"/doc/{quote(ref, safe='')}?hl={quote(c.quote, safe='')}"
+    if chunk is None and getattr(c, "source", ""):  # the file, should the saved chunk have changed since
+        href += f"&src={quote(c.source, safe='')}"
     return href + (f"#{quote(article, safe='')}" if article else "")
 
 

@@ -3,7 +3,7 @@
 - ``GET /doc/{doc_id}``: the whole document as indexed, one anchor per article (``id="第N条"``), chapter headings,
   the status banner (现行有效 / 旧版 with its successor / 已废止), the other versions, a download link;
   ``?hl=<quote>`` highlights the quoted sentence. A citation links here as ``/doc/<doc_id>?hl=<quote>#第N条``
-  (a saved citation may name the chunk id instead of the doc id). The URL is stable while the file keeps its path.
+  (a saved citation names the chunk id instead, with ``&src=<file>`` for when that chunk has changed since). The URL is stable while the file keeps its path.
 - ``GET /doc/{doc_id}/file``: the original file, only a file of the knowledge base (looked up by id, never by path).
 - ``GET /versions/{title}?from=2018&to=2024``: two indexed versions side by side, article by article, with
   新增/删除/修改 and the character diff.
@@ -190,9 +190,9 @@ def doc_router(service_for: Callable[..., AssistantService]) -> APIRouter:
     router = APIRouter()
 
     @router.get("/doc/{doc_id}", response_class=HTMLResponse, include_in_schema=False)
-    def doc_page(request: Request, doc_id: str, hl: str = "", service: AssistantService = Depends(service_for)) -> HTMLResponse:  # noqa: B008
+    def doc_page(request: Request, doc_id: str, hl: str = "", src: str = "", service: AssistantService = Depends(service_for)) -> HTMLResponse:  # noqa: B008
         try:
-            view = document_view(service, doc_id)
+            view = document_view(service, doc_id, src)
         except AssistantError as e:
             return _error(e)
         return _page(view.title, document_html(view, request, hl[:2000]))
