@@ -493,3 +493,14 @@ def test_saved_citation_links_still_open_after_the_file_changed(kb, client):
     assert chunk.id not in {c.id for c in kb.reader().chunks}  # the saved chunk is gone
     r = client.get(href)
     assert r.status_code == 200 and '<section class="art" id="第二条">' in r.text and "“一岗双责”要求" in r.text
+
+
+def test_drafts_do_not_quote_repealed_documents(kb):
+    from assistant.drafting.plan import SectionPlan
+    from assistant.drafting.retrieve import Weights, requirements
+
+    title = "党委（党组）落实全面从严治党主体责任规定"
+    sec = SectionPlan(2, "（一）", "班子成员落实一岗双责，抓好分管领域的全面从严治党工作", "一、强化责任落实", (), True)
+    assert any(c.title == title for c in requirements(kb, sec, 3, Weights(kb)))
+    set_repealed(kb, title, True)
+    assert all(c.title != title for c in requirements(kb, sec, 3, Weights(kb)))

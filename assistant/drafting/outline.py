@@ -220,10 +220,10 @@ def report_chunks(service: Library) -> list[Chunk]:
 
 def requirement_headings(service: Library, title: str, n: int) -> list[str]:
     """Short headings taken from the duty items of matching regulations: '（六）持之以恒抓好党的作风建设，…' ->
-    '持之以恒抓好党的作风建设'. Violation lists and superseded texts are skipped."""
+    '持之以恒抓好党的作风建设'. Violation lists, superseded and 已废止 texts are skipped."""
     scored: list[tuple[float, int, str]] = []
     for rank, hit in enumerate(service.search(title, k=8, kinds=("regulation",))):
-        if hit.chunk.superseded or VIOLATION.search(hit.chunk.text):
+        if hit.chunk.superseded or hit.chunk.repealed or VIOLATION.search(hit.chunk.text):
             continue
         for sent in sentences(hit.chunk.text):
             level, body, _ = split_marker(sent)

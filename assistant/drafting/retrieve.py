@@ -50,7 +50,7 @@ def requirements(service: Library, sec: SectionPlan, k: int, w: Weights, topic: 
     if section_kind(sec) != "work" and topic:
         query = f"{sec.title} {split_marker(topic)[1]}"  # 存在的问题 / 下一步打算 say little by themselves
     hits = service.search(query, k=k * 5, kinds=("regulation",))
-    usable = [h.chunk for h in hits if not h.chunk.superseded and not VIOLATION.search(h.chunk.text)]
+    usable = [h.chunk for h in hits if not h.chunk.superseded and not h.chunk.repealed and not VIOLATION.search(h.chunk.text)]
     close = [c for c in usable if w.share(sec.title, c.text) >= MIN_TITLE_MATCH]
     if not close:  # nothing on the heading itself: fall back to the theme of its parent (or the topic)
         close = [c for c in usable if w.share(query, c.text) >= MIN_REQUIREMENT][:1]
