@@ -504,3 +504,17 @@ def test_drafts_do_not_quote_repealed_documents(kb):
     assert any(c.title == title for c in requirements(kb, sec, 3, Weights(kb)))
     set_repealed(kb, title, True)
     assert all(c.title != title for c in requirements(kb, sec, 3, Weights(kb)))
+
+
+def test_doc_page_links_each_article_to_the_other_version(kb, client):
+    old_id, new_id = doc_id(kb, "示例廉政规定(2018).md"), doc_id(kb, "示例廉政规定(2024).md")
+    new = client.get(f"/doc/{new_id}").text
+    a = quote("第二条", safe="")
+    assert f'<div class="vlink"><a href="/doc/{old_id}#{a}">2024年修改，修改前为2018年版第二条</a></div>' in new
+    assert '<div class="vlink">2024年新增条文</div>' in new
+    assert f'<a href="/doc/{old_id}#{quote("第三条", safe="")}">内容未变，2018年版为第三条</a>' in new
+    section1 = new[new.index('id="第一条"') : new.index('id="第二条"')]
+    assert "vlink" not in section1  # unchanged and same number: nothing to say
+    old = client.get(f"/doc/{old_id}").text
+    assert f'<a href="/doc/{new_id}#{quote("第三条", safe="")}">2024年版已修改，现为第三条</a>' in old
+    assert f'<a href="/doc/{new_id}#{quote("第四条", safe="")}">内容未变，2024年版为第四条</a>' in old

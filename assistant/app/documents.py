@@ -36,6 +36,7 @@ __all__ = [
     "repealed_titles",
     "set_repealed",
     "version_diff",
+    "version_links",
     "version_notes",
 ]
 
@@ -226,8 +227,9 @@ def _pair(chunks: Sequence[Chunk], title: str, old: str, new: str) -> tuple[Docu
 
 def version_diff(service: AssistantService, title: str, old: str, new: str) -> tuple[VersionDiff, DocumentView, DocumentView]:
     """The 版本对比 of two indexed versions of ``title`` (years or full versions), article by article."""
-    a, b = _pair(service.reader().chunks, title, old, new)
-    changes = align(numbered(a), numbered(b))
+    reader = service.reader()
+    a, b = _pair(reader.chunks, title, old, new)
+    changes = ALIGNMENTS.get(reader.gen.name if reader.gen else "", a, b)  # computed once per generation
     oy, ny = a.version[:4], b.version[:4]
     return VersionDiff(title, oy, ny, tuple(changes), summary(changes), render(changes, title, oy, ny)), a, b
 
@@ -262,6 +264,57 @@ class _Alignments:
 
 
 ALIGNMENTS = _Alignments()
+
+
+@dataclass(frozen=True)
+class VersionLink:
+    """How one article of a view relates to the neighbouring version: a line, and the article it points to."""
+
+    text: str  # e.g. "2024年修改，修改前为2018年版第四十三条"
+    doc_id: str = ""  # the other version's doc_id ("" when there is nothing to point at)
+    article: str = ""
+
+
+def version_links(service: AssistantService, view: DocumentView) -> dict[str, VersionLink]:
+    """Per article of a regulation, its counterpart in the previous version (for the current text) or in the next
+    version (for an old one): changed, renumbered, split out, new or deleted. Unchanged same-numbered articles get none."""
+    if view.kind != "regulation" or len(view.versions) < 2:
+        return {}
+    reader = service.reader()
+    gen = reader.gen.name if reader.gen else ""
+    docs = ALIGNMENTS.docs(gen, reader.chunks)
+    ids = [i for _v, i in view.versions]
+    at = ids.index(view.doc_id)
+    out: dict[str, VersionLink] = {}
+    if at > 0:  # compared with the previous version
+        old = _view(docs, ids[at - 1])
+        if old is not None:
+            oy, ny = old.version[:4], view.version[:4]
+            for c in ALIGNMENTS.get(gen, old, view):
+                if c.new is None:
+                    continue
+                if c.status == "修改":
+                    out[c.now.number] = VersionLink(f"{ny}年修改，修改前为{oy}年版{c.was.number}", old.doc_id, c.was.number)
+                elif c.status == "新增" and c.source is not None:
+                    out[c.now.number] = VersionLink(f"{ny}年新增，由{oy}年版{c.source.number}拆分而来", old.doc_id, c.source.number)
+                elif c.status == "新增":
+                    out[c.now.number] = VersionLink(f"{ny}年新增条文")
+                elif c.was.number != c.now.number:
+                    out[c.now.number] = VersionLink(f"内容未变，{oy}年版为{c.was.number}", old.doc_id, c.was.number)
+    if at + 1 < len(ids):  # compared with the next version
+        new = _view(docs, ids[at + 1])
+        if new is not None:
+            ny = new.version[:4]
+            for c in ALIGNMENTS.get(gen, view, new):
+                if c.old is None or c.was.number in out:
+                    continue
+                if c.status == "修改":
+                    out[c.was.number] = VersionLink(f"{ny}年版已修改，现为{c.now.number}", new.doc_id, c.now.number)
+                elif c.status == "删除":
+                    out[c.was.number] = VersionLink(f"{ny}年版已删除")
+                elif c.was.number != c.now.number:
+                    out[c.was.number] = VersionLink(f"内容未变，{ny}年版为{c.now.number}", new.doc_id, c.now.number)
+    return out
 
 
 def version_notes(answer: Answer, chunks: Sequence[Chunk], gen: str = "") -> Answer:

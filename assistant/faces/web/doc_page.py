@@ -24,7 +24,16 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
-from assistant.app.documents import ArticleView, DocumentView, document_file, document_view, holds_document, version_diff
+from assistant.app.documents import (
+    ArticleView,
+    DocumentView,
+    VersionLink,
+    document_file,
+    document_view,
+    holds_document,
+    version_diff,
+    version_links,
+)
 from assistant.app.service import AssistantService
 from assistant.core.errors import AssistantError
 from assistant.core.types import KIND_LABELS, UPLOAD_NOTE
@@ -54,6 +63,8 @@ section.art:target { background: #fff8dc; outline: 2px solid #e0b400; }
 section.art p { margin: 0 0 6px; text-indent: 2em; }
 .num { font-weight: 700; }
 mark.hl { background: #ffe066; padding: 0 1px; }
+.vlink { font-size: 13px; color: #92400e; text-align: right; }
+.vlink a { color: #92400e; }
 table.cmp { width: 100%; border-collapse: collapse; font-size: 14px; }
 table.cmp td, table.cmp th { border: 1px solid #d0d7de; padding: 6px 8px; vertical-align: top; }
 table.cmp td.st { white-space: nowrap; font-weight: 600; }
@@ -102,9 +113,15 @@ def highlight(text: str, quote_text: str) -> str:
     return "".join(f"<p>{p}</p>" for p in "".join(marked).split("\n") if p.strip())
 
 
-def _article_html(a: ArticleView, hl: str) -> str:
+def _article_html(a: ArticleView, hl: str, link: VersionLink | None, request: Request) -> str:
     anchor = f' id="{_e(a.article)}"' if a.article else ""
-    return f'<section class="art"{anchor}>{highlight(a.text, hl)}</section>'
+    note = ""
+    if link is not None and link.doc_id:
+        href = _with_kb(f"/doc/{link.doc_id}", request) + f"#{quote(link.article, safe='')}"
+        note = f'<div class="vlink"><a href="{_e(href)}">{_e(link.text)}</a></div>'
+    elif link is not None:
+        note = f'<div class="vlink">{_e(link.text)}</div>'
+    return f'<section class="art"{anchor}>{highlight(a.text, hl)}{note}</section>'
 
 
 def _banner(view: DocumentView, request: Request) -> str:
@@ -121,8 +138,8 @@ def _banner(view: DocumentView, request: Request) -> str:
     return "".join(parts)
 
 
-def document_html(view: DocumentView, request: Request, hl: str = "") -> str:
-    """The body of the 原文 page."""
+def document_html(view: DocumentView, request: Request, hl: str = "", links: dict[str, VersionLink] | None = None) -> str:
+    """The body of the 原文 page; ``links``: per article, its counterpart in the neighbouring version."""
     kind = KIND_LABELS.get(view.kind, view.kind)
     version = f"（{_e(view.version)}年版）" if view.version else ""
     download = _e(_with_kb(f"/doc/{view.doc_id}/file", request))
@@ -141,7 +158,7 @@ def document_html(view: DocumentView, request: Request, hl: str = "") -> str:
         if a.path != path and a.path:
             parts.append(f'<h2 class="path">{_e(" ".join(a.path))}</h2>')
         path = a.path
-        parts.append(_article_html(a, hl))
+        parts.append(_article_html(a, hl, (links or {}).get(a.article), request))
     parts.append("</main>")
     return "".join(parts)
 
@@ -195,7 +212,7 @@ def doc_router(service_for: Callable[..., AssistantService]) -> APIRouter:
             view = document_view(service, doc_id, src)
         except AssistantError as e:
             return _error(e)
-        return _page(view.title, document_html(view, request, hl[:2000]))
+        return _page(view.title, document_html(view, request, hl[:2000], version_links(service, view)))
 
     @router.get("/doc/{doc_id}/file", include_in_schema=False)
     def doc_file(doc_id: str, service: AssistantService = Depends(service_for)):  # noqa: B008
