@@ -2,6 +2,12 @@
 
     python benchmarks/bench_index.py                      # shared corpus (m3e-small) + synthetic 100k chunks
     python benchmarks/bench_index.py --synthetic 20000 --skip-corpus
+    python benchmarks/bench_index.py --skip-corpus --synthetic 10000,100000,1000000 --baselines
+
+With --baselines, each synthetic size also gets, in the same run: a brute-force numpy dot product over the same
+vectors and rank-bm25 (BM25Okapi, `pip install rank-bm25`) over the same tokens, their query p50/p95, and recall@10 of
+chroma's ANN against the brute-force top 10; ingest is also reported without the embedding time, and the RSS after
+loading each index (peak RSS so far in brackets; sizes run smallest first in one process).
 
 Prints figures; nothing here is asserted. The synthetic corpus is built from sentences of the real corpus
 (or the sample knowledge) recombined into articles, and embedded with 512-d seeded random vectors so that chroma
@@ -56,15 +62,30 @@ def latency(reader: IndexReader, embedder, modes: list[str], rounds: int) -> dic
     return out
 
 
-def report(name: str, rep, seconds: float, kb: Path, lat: dict) -> dict:
+def _pp(x: tuple[float, float] | None) -> str:
+    return f"{x[0]:.1f} / {x[1]:.1f} ms" if x else "–"
+
+
+def rss_mib() -> tuple[float, float]:
+    """(current, peak) resident memory of this process in MiB, from /proc."""
+    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def report(name: str, rep, seconds: float, kb: Path, lat: dict, embed_seconds: float | None = None) -> dict:
     size = dir_size(kb)
     print(f"\n== {name}")
     print(f"chunks            {rep.chunks}")
     print(f"ingest            {seconds:.1f} s  ({rep.chunks / max(seconds, 1e-9):.1f} chunks/s)")
+    if embed_seconds is not None:
+        rest = max(seconds - embed_seconds, 1e-9)
+        print(f"ingest w/o embed  {rest:.1f} s  ({rep.chunks / rest:.1f} chunks/s; embedding took {embed_seconds:.1f} s)")
     print(f"index size        {size / 2**20:.1f} MiB")
     for mode, (p50, p95) in lat.items():
         print(f"query {mode:<7}     p50 {p50:7.1f} ms   p95 {p95:7.1f} ms")
-    return {"name": name, "chunks": rep.chunks, "chunks_per_s": rep.chunks / max(seconds, 1e-9), "mib": size / 2**20, "lat": lat}
+    rest = seconds - (embed_seconds or 0.0)
+    return {"name": name, "chunks": rep.chunks, "chunks_per_s": rep.chunks / max(seconds, 1e-9), "mib": size / 2**20, "lat": lat,
+            "no_embed_per_s": rep.chunks / max(rest, 1e-9)}  # fmt: skip
 
 
 def bench_corpus(corpus: Path, embedder_name: str, work: Path, rounds: int) -> dict:
@@ -98,6 +119,9 @@ class SeededEmbedder:
     name = "seeded-512"
     dim = 512
 
+    def __init__(self) -> None:
+        self.seconds = 0.0  # time spent embedding documents, so ingest can be reported without it
+
     def _vec(self, text: str) -> list[float]:
         import hashlib
 
@@ -108,22 +132,94 @@ class SeededEmbedder:
         return (v / np.linalg.norm(v)).tolist()
 
     def embed_documents(self, texts):
-        return [self._vec(t) for t in texts]
+        t = time.perf_counter()
+        out = [self._vec(t) for t in texts]
+        self.seconds += time.perf_counter() - t
+        return out
 
     def embed_query(self, text: str):
         return self._vec(text)
 
 
-def bench_synthetic(n: int, source: Path, work: Path, rounds: int, query_embedder) -> dict:
-    kdir = work / "synthetic-src"
+def timed(fn, queries: list[str], rounds: int) -> tuple[float, float]:
+    fn(queries[0])
+    times = []
+    for _ in range(rounds):
+        for q in queries:
+            t = time.perf_counter()
+            fn(q)
+            times.append((time.perf_counter() - t) * 1000)
+    times.sort()
+    return statistics.median(times), times[int(0.95 * (len(times) - 1))]
+
+
+def baselines(reader: IndexReader, kb: Path, embedder: SeededEmbedder, rounds: int) -> dict:
+    """Brute-force numpy and rank-bm25 over the same vectors and tokens, and recall@10 of chroma's ANN."""
+    import numpy as np
+
+    from assistant.index.store import current_generation, read_chunks
+    from assistant.text import query_tokens
+
+    gen = current_generation(kb)
+    chunks, tokens = read_chunks(gen)
+    ids = [c.id for c in chunks]
+    t = time.perf_counter()
+    matrix = np.asarray(embedder.embed_documents([c.retrieval_text for c in chunks]), dtype=np.float32)
+    build_numpy = time.perf_counter() - t
+
+    def brute(q: str, k: int = 10) -> list[int]:
+        scores = matrix @ np.asarray(embedder.embed_query(q), dtype=np.float32)
+        top = np.argpartition(-scores, k)[:k]
+        return top[np.argsort(-scores[top])].tolist()
+
+    out: dict = {"numpy": timed(brute, QUERIES, rounds), "numpy_build_s": build_numpy}
+    # recall@10: chroma's HNSW neighbours against the exact ones, over the queries and random chunk texts as queries
+    rng = random.Random(11)
+    probes = QUERIES + [chunks[rng.randrange(len(chunks))].text[:40] for _ in range(85)]
+    hits = 0
+    for q in probes:
+        exact = {ids[i] for i in brute(q)}
+        ann = reader.collection.query(query_embeddings=[embedder.embed_query(q)], n_results=10, include=[])["ids"][0]
+        hits += len(exact & set(ann))
+    out["recall@10"] = hits / (10 * len(probes))
+    out["recall_probes"] = len(probes)
+    try:
+        from rank_bm25 import BM25Okapi
+    except ImportError:
+        print("rank-bm25 not installed (pip install rank-bm25): its column is left out")
+        return out
+    t = time.perf_counter()
+    okapi = BM25Okapi([list(tk) or [""] for tk in tokens], k1=1.2, b=0.5)
+    out["rank_bm25_build_s"] = time.perf_counter() - t
+
+    def rank_bm25(q: str) -> list[int]:
+        scores = okapi.get_scores(query_tokens(q))
+        return np.argpartition(-scores, 10)[:10].tolist()
+
+    out["rank_bm25"] = timed(rank_bm25, QUERIES, max(1, rounds // 3) if len(chunks) > 200_000 else rounds)
+    return out
+
+
+def bench_synthetic(n: int, source: Path, work: Path, rounds: int, query_embedder, with_baselines: bool = False) -> dict:
+    kdir = work / f"synthetic-src-{n}"
     synthetic_corpus(n, source, kdir)
-    kb = work / "synthetic"
+    kb = work / f"synthetic-{n}"
     embedder = SeededEmbedder()
     t = time.perf_counter()
-    rep = ingest([Source(kdir)], kb, embedder, show_bar=True)
+    rep = ingest([Source(kdir)], kb, embedder, show_bar=False)
     seconds = time.perf_counter() - t
+    shutil.rmtree(kdir, ignore_errors=True)
     reader = IndexReader(kb)
-    res = report(f"synthetic {rep.chunks} chunks, 512-d seeded vectors", rep, seconds, kb, latency(reader, embedder, ["bm25", "vector", "hybrid"], rounds))
+    lat = latency(reader, embedder, ["bm25", "vector", "hybrid"], rounds)
+    res = report(f"synthetic {rep.chunks} chunks, 512-d seeded vectors", rep, seconds, kb, lat, embedder.seconds)
+    res["rss"] = rss_mib()
+    print(f"RSS after loading  {res['rss'][0]:.0f} MiB (peak so far {res['rss'][1]:.0f} MiB)")
+    if with_baselines:
+        res["baselines"] = b = baselines(reader, kb, embedder, rounds)
+        print(f"numpy brute force  p50 {b['numpy'][0]:7.1f} ms   p95 {b['numpy'][1]:7.1f} ms")
+        if "rank_bm25" in b:
+            print(f"rank-bm25          p50 {b['rank_bm25'][0]:7.1f} ms   p95 {b['rank_bm25'][1]:7.1f} ms (index built in {b['rank_bm25_build_s']:.1f} s)")
+        print(f"recall@10 of chroma's HNSW against brute force: {b['recall@10']:.3f} over {b['recall_probes']} queries")
     if query_embedder is not None:
         times = []
         for q in QUERIES * rounds:
@@ -140,7 +236,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
     ap.add_argument("--embedder", default="m3e-small")
-    ap.add_argument("--synthetic", type=int, default=100_000, help="synthetic chunk count (0 to skip)")
+    ap.add_argument("--synthetic", default="100000", help="synthetic chunk counts, comma-separated (0 to skip)")
+    ap.add_argument("--baselines", action="store_true", help="numpy brute force, rank-bm25 and recall@10 beside each synthetic size")
     ap.add_argument("--skip-corpus", action="store_true")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--plot", type=Path, help="save a latency bar chart (PNG)")
@@ -153,12 +250,28 @@ def main() -> None:
         query_embedder = None
         if not args.skip_corpus and (args.corpus / "MANIFEST.md").is_file():
             results.append(bench_corpus(args.corpus, args.embedder, work, args.rounds))
-        if args.synthetic:
+        sizes = [int(x) for x in str(args.synthetic).split(",") if int(x)]
+        if sizes:
             query_embedder = make_embedder(args.embedder) if args.embedder != "hash" else None
-            results.append(bench_synthetic(args.synthetic, source, work, args.rounds, query_embedder))
+            for n in sorted(sizes):
+                results.append(bench_synthetic(n, source, work, args.rounds, query_embedder, args.baselines))
+                if not args.keep:
+                    shutil.rmtree(work / f"synthetic-{n}", ignore_errors=True)
+                query_embedder = None  # its encoding time is printed once
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
+    synth = [r for r in results if "rss" in r]
+    if synth:
+        print("\n| chunks | ingest w/o embedding | index size | RSS | bm25 p50/p95 | vector p50/p95 | hybrid p50/p95 |"
+              " numpy brute force p50/p95 | rank-bm25 p50/p95 | recall@10 (HNSW vs exact) |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for r in synth:
+            b = r.get("baselines", {})
+            recall = f"{b['recall@10']:.3f}" if b else "–"
+            cells = [f"{r['chunks']:,}", f"{r['no_embed_per_s']:.0f} chunks/s", f"{r['mib']:.0f} MiB", f"{r['rss'][0]:.0f} MiB",
+                     *(_pp(r["lat"][m]) for m in ("bm25", "vector", "hybrid")), _pp(b.get("numpy")), _pp(b.get("rank_bm25")), recall]  # fmt: skip
+            print("| " + " | ".join(cells) + " |")
     if args.plot and results:
         import matplotlib
 
