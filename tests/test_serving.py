@@ -166,8 +166,8 @@ def test_serve_answers_from_the_previous_index_while_it_updates(tmp_path, monkey
     apps: list = []
     original_build = ui_app.build_app
 
-    def capture(service, tabs=()):
-        apps.append(original_build(service, tabs))
+    def capture(*args, **kwargs):
+        apps.append(original_build(*args, **kwargs))
         return apps[-1]
 
     monkeypatch.setattr(serve_cli, "_service", lambda settings: svc)
