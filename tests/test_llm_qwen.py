@@ -34,12 +34,12 @@ def test_qwen_rewords_a_draft_section_and_every_sentence_stays_grounded(qwen_ser
     from test_draft import DATA, FACTS
 
     from assistant.answering.verify import verify
+    from assistant.app.compose import build_chat_model
     from assistant.core.settings import Settings
     from assistant.core.types import MARKER
     from assistant.drafting import draft
     from assistant.drafting.check import allowed_figures, figures
     from assistant.drafting.facts import load_facts
-    from assistant.app.compose import build_chat_model
 
     kdir = tmp_path / "knowledge"
     for sub in ("regulations", "reports", "lists"):

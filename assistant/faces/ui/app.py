@@ -320,7 +320,7 @@ def _build_kb_tab(service: AssistantService) -> tuple[Callable[[], tuple], list]
         stats = gr.HTML(elem_id="kb-stats", js_on_load=None)
         with gr.Row(equal_height=False):
             with gr.Column(scale=2):
-                files = gr.File(label="上传文件（.md .txt .docx .pdf .xlsx .csv .html）", file_count="multiple", elem_id="kb-upload")
+                files = gr.File(label="上传文件（.md .txt .docx .pdf .xlsx .csv .html；扫描件 .pdf .png .jpg .tif 自动文字识别）", file_count="multiple", elem_id="kb-upload")
                 kind = gr.Dropdown(KINDS, value="", label="文件类型")
                 with gr.Row():
                     add = gr.Button("导入知识库", variant="primary", elem_id="kb-add")
