@@ -248,11 +248,12 @@ def test_feedback_is_stored_and_reviewed_by_admins_only(office_page):
                  lambda r: admin.accept(fb.id, "", "", "", "new", r)):  # fmt: skip
         with pytest.raises(AssistantError, match="不是管理员"):
             call(_req("张三"))
-    assert [t.visible for t in admin.show_for(_req("张三"))] == [False, False]
-    assert [t.visible for t in admin.show_for(_req("管理员"))] == [True, True]
+    assert [c.visible for c in admin.show_for(_req("张三"))] == [False, False, True, True]  # content hidden, notice shown
+    assert [c.visible for c in admin.show_for(_req("管理员"))] == [True, True, False, False]
+    assert admin.on_stats_tab(30, _req("张三")) == (gr.skip(),) * 6  # opening the tab does nothing for a reader
 
     rows = admin.feedback_list("new", _req("管理员"))
-    assert rows[0][0] == fb.id and rows[0][3] == "👎" and rows[0][4] == QUESTION
+    assert rows[0][0] == fb.id and rows[0][3] == "差评" and rows[0][4] == QUESTION
     chosen, detail, article, keypoints, note = admin.pick_feedback(rows, gr.SelectData(None, {"index": [0, 4], "value": QUESTION}), _req("管理员"))
     assert chosen == fb.id and "答非所问" in detail and article == fb.correct_article
     rows, detail, done = admin.accept(fb.id, article, "一岗双责；分管领域", "确认", "new", _req("管理员"))
@@ -276,7 +277,7 @@ def test_admin_statistics_and_audit_csv(office_page):
     assert daily["拒答数"].sum() == (refused["次数"].sum() if len(refused) else 0)
     assert top.iloc[0]["次数"] == 3 and QUESTION[:10] in top.iloc[0]["问题"]
     assert len(slowest) == 3 and (slowest["用时（秒）"] > 0).all()
-    path = Path(admin.audit_csv(30, _req("管理员")))
+    path = _path(admin.audit_csv(30, _req("管理员")).value)
     text = path.read_text("utf-8-sig")
     assert text.splitlines()[0].startswith("id,at,user_id,user_name,action") and text.count(QUESTION) >= 3
     assert "audit_export" in [e.action for e in ui.office.audit.entries()]
@@ -360,7 +361,9 @@ def test_log_in_ask_reload_and_resume_in_the_browser(office_page):
             page.locator("#history-list label").filter(has_text=QUESTION).first.click()
             page.wait_for_selector("#chatbot .answer .cite", timeout=20_000)
             assert DUTY_QUOTE in page.locator("#sources").inner_text()
-            assert page.get_by_role("tab", name="统计").is_visible()
+            page.locator("button[role=tab][data-tab-id=stats]:visible").first.click()
+            page.wait_for_selector("#stats-summary .stats-summary", timeout=20_000)
+            assert "提问 1 次" in page.locator("#stats-summary").inner_text()
             browser.close()
     finally:
         demo.close()
