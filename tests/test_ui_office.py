@@ -380,3 +380,17 @@ def test_serve_refuses_a_network_address_without_a_login(tmp_path, monkeypatch, 
     assert rc == 2, err
     assert "0.0.0.0" in err and "assistant user add" in err and "ASSISTANT_AUTH_USER" in err
     assert "Traceback" not in err
+
+
+def test_only_editors_change_a_knowledge_base_from_the_page(office_page):
+    service, ui, _ = office_page
+    demo = build_app(service, office=ui)
+    button = next(i for i, b in demo.blocks.items() if getattr(b, "elem_id", None) == "kb-remove")
+    remove = next(f for f in demo.fns.values() if any(t[0] == button for t in f.targets))
+    with pytest.raises(gr.Error, match="不能修改知识库 default"):
+        list(remove.fn("主体责任规定.md", _req("张三")))
+    assert set(service.documents()) == {"主体责任规定.md"}
+    assert ui.editor(_req("管理员"), "default").name == "管理员"
+    ui.office.accounts.set_role("张三", "editor")
+    ui.office.accounts.grant("张三", "default", role="editor")
+    assert ui.editor(_req("张三"), "default").name == "张三"

@@ -121,6 +121,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ui_feedback_no_answer": ("还没有选择要评价的回答", "点击回答下方的 👍 或 👎"),
     "ui_answer_not_saved": ("这条回答没有保存到历史记录，不能评价", "重新提问后再评价"),
     "ui_no_feedback_chosen": ("没有选择要审核的反馈", "在反馈列表中点击一行"),
+    "ui_kb_edit_forbidden": ("用户 {name} 不能修改知识库 {kb}", "请管理员授予编辑权限：`assistant user role {name} editor` 后 `assistant user grant {name} {kb} --role editor`"),
     # ---------------------------------------------------------------- the 原文 view, 版本对比, 已废止 documents and kb sync
     "doc_view_not_found": (
         "知识库“{kb}”中没有编号为 {ref} 的文件",

@@ -315,7 +315,13 @@ def _build_chat_tab(service: AssistantService, office=None, demo: gr.Blocks | No
         trigger(*reset, queue=False, api_visibility="private")
 
 
-def _build_kb_tab(service: AssistantService) -> tuple[Callable[[], tuple], list]:
+def _build_kb_tab(service: AssistantService, office=None) -> tuple[Callable[[], tuple], list]:
+    """The 知识库 tab; with ``office`` (office_ui.OfficeUI) only the knowledge base's editors and admins change it."""
+
+    def may_edit(request: gr.Request | None) -> None:
+        if office is not None:
+            office.editor(request, service.settings.kb)
+
     with gr.Tab("知识库", id="kb"):
         stats = gr.HTML(elem_id="kb-stats", js_on_load=None)
         with gr.Row(equal_height=False):
@@ -339,8 +345,9 @@ def _build_kb_tab(service: AssistantService) -> tuple[Callable[[], tuple], list]
     def view() -> tuple:
         return _kb_view(service)
 
-    def add_files(paths: list[str] | None, kind: str) -> Iterator[tuple]:
+    def add_files(paths: list[str] | None, kind: str, request: gr.Request) -> Iterator[tuple]:
         """Start the import as a background job (the index keeps answering), show its progress, then its report."""
+        may_edit(request)
         if not paths:
             raise gr.Error("请先选择要上传的文件。")
         files = [Path(p) for p in paths]
@@ -367,20 +374,23 @@ def _build_kb_tab(service: AssistantService) -> tuple[Callable[[], tuple], list]
         failures = [*report.warnings, *(f.error for f in report.failures)]
         yield ("", render.ingest_html(done + report.summary(), failures), *files_out, *view())
 
-    def update_index() -> Iterator[tuple]:
+    def update_index(request: gr.Request) -> Iterator[tuple]:
+        may_edit(request)
         yield from follow("更新知识库文件夹", lambda progress: service.ingest(progress=progress, show_bar=False))
 
-    def cancel_job() -> str:
+    def cancel_job(request: gr.Request) -> str:
+        may_edit(request)
         return render.escape("已请求取消，正在停止…") if service.jobs.cancel() else render.escape("当前没有正在进行的导入。")
 
-    def remove_file(rel: str | None) -> Iterator[tuple]:
+    def remove_file(rel: str | None, request: gr.Request) -> Iterator[tuple]:
+        may_edit(request)
         if not rel:
             raise gr.Error("请先选择要移除的文件。")
         yield from follow(f"移除 {rel}", lambda progress: service.remove_file(rel, progress=progress), done=f"已移除 {rel}。")
 
     kb_outs = [stats, table, target]
     add.click(guarded(add_files, service), [files, kind], [progress_line, result, files, *kb_outs], api_visibility="private")
-    cancel.click(cancel_job, None, progress_line, queue=False, api_visibility="private")
+    cancel.click(guarded(cancel_job, service), None, progress_line, queue=False, api_visibility="private")
     remove.click(guarded(remove_file, service), target, [progress_line, result, *kb_outs], api_visibility="private")
     update.click(guarded(update_index, service), None, [progress_line, result, *kb_outs], api_visibility="private")
     refresh.click(guarded(view, service), None, kb_outs, api_visibility="private")
@@ -431,7 +441,7 @@ def build_app(service: AssistantService, extra_tabs: Sequence[Callable[[Assistan
             page.build_sidebar()
         with gr.Tabs():
             _build_chat_tab(service, page, demo)
-            kb_view, kb_outs = _build_kb_tab(service)
+            kb_view, kb_outs = _build_kb_tab(service, office)
             for add_tab in extra_tabs:
                 add_tab(service)
             if page:

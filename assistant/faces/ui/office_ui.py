@@ -143,6 +143,13 @@ class OfficeUI:
             raise error("ui_admin_only", name=user.name, page=page)
         return user
 
+    def editor(self, request: gr.Request | None, kb: str) -> UserInfo:
+        """The user, when they may change knowledge base ``kb`` (admins, and editors granted it as editor)."""
+        user = self.user(request)
+        if not user.can_edit(kb):
+            raise error("ui_kb_edit_forbidden", name=user.name, kb=kb)
+        return user
+
     def readable(self, user: UserInfo) -> list[str]:
         return user.readable(self.services.knowledge_bases())
 
