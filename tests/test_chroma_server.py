@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from pg_fixtures import pg_server  # noqa: F401 - a session fixture
 
 pytestmark = pytest.mark.integration
 
@@ -157,3 +158,65 @@ def test_an_unreachable_chroma_server_is_one_line_with_the_fix(tmp_path):
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 2, (out, err)
     assert "连不上向量库服务" in err and "ASSISTANT_CHROMA_URL" in err and "Traceback" not in err
+
+
+def wait_http(url: str, headers: dict[str, str], proc: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5):
+                return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                err = proc.stderr.read() if proc.stderr and proc.poll() is not None else ""
+                pytest.fail(f"{url} did not come up: {err[-1500:]}")
+            time.sleep(0.5)
+
+
+def post(url: str, key: str, body: dict) -> dict:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})  # fmt: skip
+    with urllib.request.urlopen(req, timeout=300) as r:
+        return json.loads(r.read())
+
+
+def test_two_api_processes_share_the_chroma_server_and_postgresql(tmp_path, chroma_server, pg_server):  # noqa: F811
+    """The deployment of README's "Scaling out": one chroma server, one PostgreSQL, one shared index folder, two app
+    processes; a conversation begun on one process continues on the other."""
+    chroma_url, _ = chroma_server
+    knowledge = tmp_path / "knowledge"
+    knowledge.mkdir()
+    (knowledge / "rule.md").write_text(RULE, "utf-8")
+    env = {**os.environ, "ASSISTANT_CONFIG": "", "ASSISTANT_KNOWLEDGE_DIR": str(knowledge), "ASSISTANT_INDEX_DIR": str(tmp_path / "shared"),
+           "ASSISTANT_EMBEDDER": "hash", "ASSISTANT_CHROMA_URL": chroma_url, "ASSISTANT_DATABASE_URL": pg_server(),
+           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}  # fmt: skip
+    finished(run(env, "ingest"))
+    add = subprocess.run([sys.executable, "-m", "assistant", "user", "add", "管理员", "--role", "admin", "--password-stdin"],
+                         input="a-long-test-password-1\n", env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert add.returncode == 0, add.stderr
+    key = finished(run(env, "user", "key", "管理员")).strip().splitlines()[0]
+    ports = [free_port(), free_port()]
+    apis = [run(env, "api", "--port", str(p)) for p in ports]
+    try:
+        auth = {"Authorization": f"Bearer {key}"}
+        for p, proc in zip(ports, apis):
+            wait_http(f"http://127.0.0.1:{p}/v1/models", auth, proc)
+        first = post(f"http://127.0.0.1:{ports[0]}/v1/chat/completions", key, {"messages": [{"role": "user", "content": QUESTION}]})
+        assert first["outcome"] == "answer" and any("第一责任人" in c["quote"] for c in first["citations"])
+        # The second process continues the conversation the first one saved in PostgreSQL, from the same index.
+        body = {"messages": [{"role": "user", "content": "纪委履行什么责任？"}], "conversation_id": first["conversation_id"]}
+        second = post(f"http://127.0.0.1:{ports[1]}/v1/chat/completions", key, body)
+        assert second["conversation_id"] == first["conversation_id"]
+        assert second["outcome"] == "answer" and any("监督责任" in c["quote"] for c in second["citations"])
+        req = urllib.request.Request(f"http://127.0.0.1:{ports[0]}/v1/conversations/{first['conversation_id']}", headers=auth)
+        with urllib.request.urlopen(req, timeout=60) as r:
+            saved = json.loads(r.read())
+        assert saved["turns"] == 2 and [m["question"] for m in saved["messages"]] == [QUESTION, "纪委履行什么责任？"]
+    finally:
+        for proc in apis:
+            proc.terminate()
+        for proc in apis:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
