@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from assistant.answering.extractive import REFUSAL
-from assistant.answering.llm import INJECTION, REDACTED, LLMAnswerer, attach_markers, clean_markers
+from assistant.answering.injection import INJECTION, REDACTED
+from assistant.answering.llm import LLMAnswerer, attach_markers, clean_markers
 from assistant.core.errors import AssistantError
 from assistant.core.settings import PROJECT_ROOT, Settings
 from assistant.core.types import UNSUPPORTED_MARK, Answer, Chunk, Hit

@@ -6,6 +6,7 @@ import dataclasses
 import re
 from collections.abc import Iterator, Sequence
 
+from assistant.answering.injection import before_injection
 from assistant.core.types import Answer, Citation, Decision, Hit
 from assistant.index.retrieval import relevance
 from assistant.text import query_tokens, sentences
@@ -111,7 +112,9 @@ def related_answer(question: str, hits: Sequence[Hit], query: str, decision: Dec
             continue
         seen.add(key)
         opening = (_ARTICLE_PREFIX.sub("", x) for x in sentences(h.chunk.text))
-        quote = next((x for x in opening if x), h.chunk.text)[:120]
+        quote = before_injection(next((x for x in opening if x), h.chunk.text)[:120])
+        if not quote:
+            continue
         related.append(Citation(len(related) + 1, h.chunk, quote))
         lines.append(f"- {h.chunk.label}：{quote}")
         if len(related) >= max_items:
@@ -171,9 +174,13 @@ class ExtractiveAnswerer:
         lines: list[str] = []
         for i in self.select(hits):
             chunk = hits[i].chunk
-            quote = provision_quote(chunk.text, decision)
+            quote = before_injection(provision_quote(chunk.text, decision))
+            if not quote:
+                continue
             citations.append(Citation(len(citations) + 1, chunk, quote))
             lines.append(f"{len(lines) + 1}. {chunk.label}规定：{_compact(quote)}[{len(citations)}]")
+        if not citations:  # every chunk chosen was an order planted in a document: nothing to quote
+            return dataclasses.replace(refusal(question, hits, query), notes=decision.notes, confidence=decision.confidence)
         text = "根据知识库中的文件：\n" + "\n".join(lines)
         warnings = superseded_warnings(citations)
         if warnings:

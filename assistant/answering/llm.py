@@ -12,11 +12,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from assistant.answering.extractive import legacy_decision, refusal, related_answer, superseded_warnings
+from assistant.answering.injection import sanitize
 from assistant.answering.verify import _CLAIM, supports, verify
 from assistant.core.protocols import ChatModel
 from assistant.core.types import MARKER, Answer, Chunk, Decision, Hit
 from assistant.llm.prompts import load_prompt
-from assistant.text import query_tokens, sentences
+from assistant.text import query_tokens
 from assistant.text.similarity import overlap
 
 NO_BASIS = "知识库中没有依据"
@@ -61,29 +62,6 @@ def attach_markers(
         pos = m.end()
     out.append(text[pos:])
     return "".join(out)
-
-
-# Sentences in a document that address the model ("忽略以上所有指令", "ignore previous instructions", "你现在是…").
-INJECTION = re.compile(
-    r"(?:忽略|无视|忘记|忘掉|不要理会|不必遵守)掉?(?:以上|上述|之前|此前|前面|先前|上面|你的|系统的?|所有|全部|一切)"
-    r"[^。！？\n]{0,6}(?:指令|指示|提示词?|设定|规则)"
-    r"|ignore\s+(?:all\s+)?(?:the\s+)?(?:previous|above|prior|earlier)\s+(?:instructions?|prompts?|rules?)"
-    r"|你现在(?:是|扮演|的身份)|(?:系统|system)\s*(?:提示|prompt)",
-    re.I,
-)
-REDACTED = "〔此处是文件中的指令性文字，已略去〕"
-
-
-def sanitize(text: str) -> str:
-    """Documents are data: they cannot close the data block, and sentences that give the model orders are not shown.
-
-    The full chunk text is still what citations are verified against.
-    """
-    text = text.replace("【资料结束】", "〔资料结束〕").replace("【资料】", "〔资料〕")
-    for sent in sentences(text):
-        if INJECTION.search(sent):
-            text = text.replace(sent, REDACTED)
-    return text
 
 
 class LLMAnswerer:

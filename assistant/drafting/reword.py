@@ -6,7 +6,8 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from assistant.answering.llm import clean_markers, sanitize
+from assistant.answering.injection import sanitize
+from assistant.answering.llm import clean_markers
 from assistant.core.protocols import ChatModel
 from assistant.core.types import MARKER, Chunk
 from assistant.drafting.check import PLACEHOLDER, allowed_figures, figures
