@@ -17,7 +17,7 @@ from assistant.answering.extractive import ExtractiveAnswerer, legacy_decision
 from assistant.answering.llm import LLMAnswerer
 from assistant.core.errors import AssistantError
 from assistant.core.messages import say
-from assistant.core.types import Answer, Decision, Hit
+from assistant.core.types import Answer, Decision, Hit, final_answer
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +38,7 @@ class AtOnceAnswerer:
         self.min_relevance = model.min_relevance
 
     def answer(self, question: str, hits: Sequence[Hit], query: str = "", decision: Decision | None = None) -> Answer:
-        final = None
-        for item in self.stream(question, hits, query, decision):
-            if isinstance(item, Answer):
-                final = item
-        assert final is not None
-        return final
+        return final_answer(self.stream(question, hits, query, decision))
 
     def stream(self, question: str, hits: Sequence[Hit], query: str = "", decision: Decision | None = None) -> Iterator[str | Answer]:
         """Yield the provisional extractive Answer, the model's raw deltas, then the final Answer (the model's when it

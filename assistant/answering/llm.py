@@ -15,7 +15,7 @@ from assistant.answering.extractive import legacy_decision, refusal, related_ans
 from assistant.answering.injection import sanitize
 from assistant.answering.verify import _CLAIM, supports, verify
 from assistant.core.protocols import ChatModel
-from assistant.core.types import MARKER, Answer, Chunk, Decision, Hit
+from assistant.core.types import MARKER, Answer, Chunk, Decision, Hit, final_answer
 from assistant.llm.prompts import load_prompt
 from assistant.text import query_tokens
 from assistant.text.similarity import overlap
@@ -100,12 +100,7 @@ class LLMAnswerer:
         return [("system", self.system), ("user", user)]
 
     def answer(self, question: str, hits: Sequence[Hit], query: str = "", decision: Decision | None = None) -> Answer:
-        final = None
-        for item in self.stream(question, hits, query, decision):
-            if isinstance(item, Answer):
-                final = item
-        assert final is not None
-        return final
+        return final_answer(self.stream(question, hits, query, decision))
 
     def stream(self, question: str, hits: Sequence[Hit], query: str = "", decision: Decision | None = None) -> Iterator[str | Answer]:
         """Yield the model's raw deltas as they come, then the verified Answer (whose text replaces them)."""

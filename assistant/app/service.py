@@ -17,7 +17,7 @@ from assistant.core.errors import AssistantError, IngestError
 from assistant.core.messages import error, say
 from assistant.core.protocols import Answerer, Embedder, Reworder, Rewriter
 from assistant.core.settings import Settings
-from assistant.core.types import DOC_KINDS, UPLOADS_PREFIX, Answer, Chunk, Decision, Hit
+from assistant.core.types import DOC_KINDS, UPLOADS_PREFIX, Answer, Chunk, Decision, Hit, final_answer
 from assistant.index.retrieval import IndexReader, make_retriever
 from assistant.index.store import current_generation, ensure_intact, list_kbs, read_manifest
 from assistant.ingest.loaders import LOADERS, check_size, file_hash, supported
@@ -364,12 +364,7 @@ class AssistantService:
         return repealed_titles(self.settings.knowledge_dir)
 
     def ask(self, question: str, history: Sequence[tuple[str, str]] = (), mode: str | None = None) -> Answer:
-        final = None
-        for item in self.stream_ask(question, history, mode):
-            if isinstance(item, Answer):
-                final = item
-        assert final is not None
-        return final
+        return final_answer(self.stream_ask(question, history, mode))
 
     def stream_ask(self, question: str, history: Sequence[tuple[str, str]] = (), mode: str | None = None) -> Iterator[str | Answer]:
         """Yield answer text deltas, then the verified Answer. History only shapes the query, never the context.

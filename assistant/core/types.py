@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -210,3 +211,14 @@ class Document:
 # The citation syntax of answer and draft text: [n] points at citation n; an unsupported claim carries the mark.
 MARKER = re.compile(r"\[(\d{1,3})\]")
 UNSUPPORTED_MARK = "〔未找到依据〕"
+
+
+def final_answer(items: Iterable[str | Answer]) -> Answer:
+    """The last Answer of an answer stream (text deltas and provisional Answers come before it)."""
+    final = None
+    for item in items:
+        if isinstance(item, Answer):
+            final = item
+    if final is None:
+        raise ValueError("an answer stream ended without an Answer")
+    return final
