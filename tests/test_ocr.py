@@ -360,5 +360,5 @@ def test_scanned_pdf_is_ingested_and_its_articles_are_found_by_search(corpus_dir
     assert "第四条" in articles
 
     entry = svc.document_status()[0]
-    assert [p for p, _c in entry["ocr_pages"]] == [1, 2] and all(c >= 0.95 for _p, c in entry["ocr_pages"])
-    assert entry["ocr_low"] == []
+    assert [p for p, _c in entry.ocr_pages] == [1, 2] and all(c >= 0.95 for _p, c in entry.ocr_pages)
+    assert entry.ocr_low == ()

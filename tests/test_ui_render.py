@@ -121,7 +121,9 @@ def test_knowledge_base_views():
         {"b.md": {"title": "乙", "kind": "list", "version": "", "chunks": 3}, "a.md": {"title": "<i>甲</i>", "kind": "regulation", "version": "2023", "chunks": 9}}
     )
     assert rows == [["a.md", "<i>甲</i>", "法规制度", "2023", 9], ["b.md", "乙", "责任清单", "", 3]]
-    stats = {"kb": "<kb>", "documents": 2, "chunks": 12, "kinds": {"regulation": 1}, "embedder": "hash", "index_bytes": 2048, "errors": {"x.pdf": "x.pdf: <bad>"}}
+    from assistant.core.types import KbStats
+
+    stats = KbStats("<kb>", "gen-1", 2, 12, {"regulation": 1}, "hash", {"x.pdf": "x.pdf: <bad>"}, 2048, ("<kb>",))
     out = render.stats_html(stats)
     assert "&#60;kb&#62;" in out and "2 个文件" in out and "12 个条块" in out and "2 KB" in out
     assert "上次导入的问题（1）" in out and "&#60;bad&#62;" in out

@@ -360,10 +360,10 @@ def set_repealed(service: AssistantService, title: str, repealed: bool) -> tuple
     """Mark a document 已废止 (or undo it) by title, file name or path: writes 废止.txt in the knowledge folder.
     Returns (title, whether the list changed). Takes effect on the next question; no re-ingest needed."""
     name = title.strip().strip("《》")
-    titles = {v for v in (e["title"] for e in service.document_status()) if v}
+    titles = {e.title for e in service.document_status() if e.title}
     if name not in titles:
         rel = service.resolve(name)  # a file name or path: its title
-        name = next(e["title"] for e in service.document_status() if e["path"] == rel)
+        name = next(e.title for e in service.document_status() if e.path == rel)
     path = service.settings.knowledge_dir / REPEAL_FILE
     current = repealed_titles(service.settings.knowledge_dir)
     if (name in current) == repealed:

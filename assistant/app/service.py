@@ -17,7 +17,7 @@ from assistant.core.errors import AssistantError, IngestError
 from assistant.core.messages import error, say
 from assistant.core.protocols import Answerer, Embedder, Reworder, Rewriter
 from assistant.core.settings import Settings
-from assistant.core.types import DOC_KINDS, UPLOADS_PREFIX, Answer, Chunk, Decision, Hit, final_answer
+from assistant.core.types import DOC_KINDS, UPLOADS_PREFIX, Answer, Chunk, Decision, DocumentStatus, Hit, KbStats, final_answer
 from assistant.index.retrieval import IndexReader, make_retriever
 from assistant.index.store import current_generation, ensure_intact, list_kbs, read_manifest
 from assistant.ingest.loaders import LOADERS, check_size, file_hash, supported
@@ -241,14 +241,15 @@ class AssistantService:
 
     def resolve(self, name: str) -> str:
         """A document's path in this KB from its path, file name or title."""
-        entries = [e for e in self.document_status() if e["status"] != "skipped"]
-        for match in (
-            lambda e: e["path"] == name,
-            lambda e: Path(e["path"]).name == name,
-            lambda e: Path(e["path"]).stem == name,
-            lambda e: e["title"] == name,
-        ):
-            found = sorted({e["path"] for e in entries if match(e)})
+        entries = [e for e in self.document_status() if e.status != "skipped"]
+        matches: tuple[Callable[[DocumentStatus], bool], ...] = (
+            lambda e: e.path == name,
+            lambda e: Path(e.path).name == name,
+            lambda e: Path(e.path).stem == name,
+            lambda e: e.title == name,
+        )
+        for match in matches:
+            found = sorted({e.path for e in entries if match(e)})
             if len(found) == 1:
                 return found[0]
             if len(found) > 1:
@@ -283,31 +284,31 @@ class AssistantService:
             return "", lost_manifest(self.kb_dir) or "没有索引"
         return gen.name, check_generation(gen)
 
-    def document_status(self) -> list[dict]:
+    def document_status(self) -> list[DocumentStatus]:
         """Every document with its status (indexed / pending / changed / failed / duplicate / ...) and the reason."""
         return document_status(self.sources(), self.kb_dir, self._kinds(), self._excluded())
 
     def documents(self) -> dict[str, dict]:
         return read_manifest(current_generation(self.kb_dir))["files"]
 
-    def stats(self) -> dict:
+    def stats(self) -> KbStats:
         gen = current_generation(self.kb_dir)
         manifest = read_manifest(gen)
         kinds: dict[str, int] = {}
         for f in manifest["files"].values():
             kinds[f.get("kind", "other")] = kinds.get(f.get("kind", "other"), 0) + 1
         size = sum(p.stat().st_size for p in gen.rglob("*") if p.is_file()) if gen else 0
-        return {
-            "kb": self.settings.kb,
-            "generation": gen.name if gen else None,
-            "documents": len(manifest["files"]),
-            "chunks": manifest.get("chunks", 0),
-            "kinds": kinds,
-            "embedder": manifest.get("embedder", ""),
-            "errors": manifest.get("errors", {}),
-            "index_bytes": size,
-            "knowledge_bases": list_kbs(self.settings.index_dir),
-        }
+        return KbStats(
+            kb=self.settings.kb,
+            generation=gen.name if gen else None,
+            documents=len(manifest["files"]),
+            chunks=manifest.get("chunks", 0),
+            kinds=kinds,
+            embedder=manifest.get("embedder", ""),
+            errors=dict(manifest.get("errors", {})),
+            index_bytes=size,
+            knowledge_bases=tuple(list_kbs(self.settings.index_dir)),
+        )
 
     # ------------------------------------------------------------ retrieval and answers
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -222,3 +223,42 @@ def final_answer(items: Iterable[str | Answer]) -> Answer:
     if final is None:
         raise ValueError("an answer stream ended without an Answer")
     return final
+
+
+@dataclass(frozen=True)
+class DocumentStatus:
+    """One file of a knowledge base against its live index (``kb list``, the 知识库 page).
+
+    status: indexed | changed | pending | missing | failed | duplicate | skipped | excluded; ``error`` says why a file
+    is not in the index; ``ocr_low`` are the pages read by OCR below the confidence worth trusting."""
+
+    path: str
+    status: str
+    kind: str = ""
+    title: str = ""
+    chunks: int = 0
+    error: str = ""
+    warnings: tuple[str, ...] = ()
+    ocr_pages: tuple[tuple[int, float], ...] = ()
+    ocr_low: tuple[tuple[int, float], ...] = ()
+
+    def to_dict(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class KbStats:
+    """A knowledge base's live index in figures."""
+
+    kb: str
+    generation: str | None
+    documents: int
+    chunks: int
+    kinds: dict[str, int]
+    embedder: str
+    errors: dict[str, str]
+    index_bytes: int
+    knowledge_bases: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return dataclasses.asdict(self)

@@ -17,7 +17,7 @@ from assistant.core.errors import AssistantError, IngestError, one_line, shown_n
 from assistant.core.messages import error
 from assistant.core.protocols import Embedder
 from assistant.core.resources import RESOURCES
-from assistant.core.types import Chunk, Document
+from assistant.core.types import Chunk, Document, DocumentStatus
 from assistant.index.store import (
     GenerationWriter,
     check_generation,
@@ -483,7 +483,7 @@ DOC_STATUS = {"unchanged": "indexed", "changed": "changed", "new": "pending", "f
 
 def document_status(
     sources: Sequence[Source], kb_dir: Path, kinds: dict[str, str] | None = None, excluded: set[str] = frozenset()
-) -> list[dict]:
+) -> list[DocumentStatus]:
     """Every file the knowledge base knows or sees, with its status against the live index (the ingest's own
     change table, check_file).
 
@@ -495,27 +495,28 @@ def document_status(
     manifest = read_manifest(current_generation(kb_dir))
     indexed, failed = manifest["files"], manifest.get("failed", {})
     files, skipped = scan(sources, set())
-    out: list[dict] = []
+    out: list[DocumentStatus] = []
     seen: dict[str, str] = {}
+
+    def known(rel: str, old: dict, status: str, error: str = "") -> DocumentStatus:
+        pages = tuple((int(p), float(c)) for p, c in old.get("ocr_pages", ()))  # (page, confidence) read by OCR
+        return DocumentStatus(
+            rel, status, old.get("kind", ""), old.get("title", ""), old.get("chunks", 0), error,
+            tuple(old.get("warnings", ())), pages, tuple(p for p in pages if p[1] < LOW_CONFIDENCE),
+        )  # fmt: skip
+
     for rel, (path, root) in files.items():
-        entry = {"path": rel, "status": "", "kind": "", "title": "", "chunks": 0, "error": "", "warnings": []}
         old = indexed.get(rel) or {}
-        entry.update(kind=old.get("kind", ""), title=old.get("title", ""), chunks=old.get("chunks", 0), warnings=old.get("warnings", []))
-        if old.get("ocr_pages"):  # (page, confidence) read by OCR; ocr_low: those to check against the original
-            entry.update(ocr_pages=old["ocr_pages"], ocr_low=[p for p in old["ocr_pages"] if p[1] < LOW_CONFIDENCE])
         if rel in excluded:
-            entry.update(status="excluded", error="已从知识库移除（文件本身保留）")
-        else:
-            check = check_file(rel, path, root, old or None, failed.get(rel), kinds.get(rel, ""), seen)
-            entry.update(status=DOC_STATUS[check.status], error=check.error)
-        out.append(entry)
+            out.append(known(rel, old, "excluded", "已从知识库移除（文件本身保留）"))
+            continue
+        check = check_file(rel, path, root, old or None, failed.get(rel), kinds.get(rel, ""), seen)
+        out.append(known(rel, old, DOC_STATUS[check.status], check.error))
     for rel, old in indexed.items():
         if rel not in files:
-            out.append({"path": rel, "status": "missing", "kind": old.get("kind", ""), "title": old.get("title", ""),
-                        "chunks": old.get("chunks", 0), "error": "文件已不存在；下次导入时从索引中删除", "warnings": []})
-    for f in skipped:
-        out.append({"path": f.path, "status": "skipped", "kind": "", "title": "", "chunks": 0, "error": f.error, "warnings": []})
-    return sorted(out, key=lambda e: e["path"])
+            out.append(known(rel, old, "missing", "文件已不存在；下次导入时从索引中删除"))
+    out.extend(DocumentStatus(f.path, "skipped", error=f.error) for f in skipped)
+    return sorted(out, key=lambda e: e.path)
 
 
 def require_index(kb_dir: Path) -> Path:

@@ -406,7 +406,7 @@ def write_unreadable(d: Path) -> dict[str, str]:
 
 def _judge_files(env: Env, made: dict[str, str], rows: dict[str, Row]) -> None:
     """Per file: refused with one line naming it and the fix, or indexed as a document (never lost, never a crash)."""
-    statuses = {e["path"]: e for e in env.service().document_status()}
+    statuses = {e.path: e for e in env.service().document_status()}
     for rel, cat in made.items():
         row = rows.setdefault(cat, Row(cat))
         row.tried += 1
@@ -418,15 +418,15 @@ def _judge_files(env: Env, made: dict[str, str], rows: dict[str, Row]) -> None:
                 continue
             row.problems.append(f"{rel}: not reported at all")
             continue
-        if e["status"] in ("indexed",):
+        if e.status in ("indexed",):
             row.clean += 1
             continue
-        msg = e["error"]
+        msg = e.error
         row.note_message(msg)
-        if e["status"] in ("failed", "duplicate", "skipped") and one_line_with_fix(msg, one_line(name)):
+        if e.status in ("failed", "duplicate", "skipped") and one_line_with_fix(msg, one_line(name)):
             row.clean += 1
         else:
-            row.problems.append(f"{rel}: {e['status']} {msg!r}")
+            row.problems.append(f"{rel}: {e.status} {msg!r}")
 
 
 def bad_files(base: Baseline, work: Path, big: int, rows_: int, depth: int) -> list[Row]:

@@ -173,12 +173,12 @@ def _repair(svc, as_json: bool) -> int:
 
 def _list(svc, as_json: bool) -> int:
     entries = svc.document_status()
-    kbs = svc.stats()["knowledge_bases"]
+    kbs = list(svc.stats().knowledge_bases)
     name = svc.settings.kb
     repealed = svc.repealed()  # 已废止 (废止.txt): listed, searchable, never answered from
     if as_json:
-        entries = [{**e, "repealed": e["title"] in repealed} for e in entries]
-        print(json.dumps({"kb": name, "knowledge_bases": kbs, "documents": entries}, ensure_ascii=False, indent=1))
+        docs = [{**e.to_dict(), "repealed": e.title in repealed} for e in entries]
+        print(json.dumps({"kb": name, "knowledge_bases": kbs, "documents": docs}, ensure_ascii=False, indent=1))
         return 0
     others = [k for k in kbs if k != name]
     print(f"知识库：{name}" + (f"（其他：{'、'.join(others)}）" if others else "") + f"  来源：{svc.settings.knowledge_dir}")
@@ -186,27 +186,27 @@ def _list(svc, as_json: bool) -> int:
         print("（空）用 `assistant kb add 文件…` 添加文档，或把文件放进知识库文件夹后运行 `assistant ingest`。")
         return 0
     for e in entries:
-        if e["status"] in PROBLEMS or e["status"] == "excluded":
+        if e.status in PROBLEMS or e.status == "excluded":
             continue
-        title = f"  《{e['title']}》" if e["title"] else ""
-        title += "〔已废止〕" if e["title"] in repealed else ""
-        chunks = f"  {e['chunks']} 段" if e["chunks"] else ""
-        origin = f"  〔{PROVENANCE_LABELS['upload']}〕" if e["path"].startswith(UPLOADS_PREFIX) else ""
-        print(f"{STATUS.get(e['status'], e['status']):<6} {KINDS.get(e['kind'], e['kind']):<5} {e['path']}{chunks}{title}{origin}")
-        for w in e.get("warnings") or []:
+        title = f"  《{e.title}》" if e.title else ""
+        title += "〔已废止〕" if e.title in repealed else ""
+        chunks = f"  {e.chunks} 段" if e.chunks else ""
+        origin = f"  〔{PROVENANCE_LABELS['upload']}〕" if e.path.startswith(UPLOADS_PREFIX) else ""
+        print(f"{STATUS.get(e.status, e.status):<6} {KINDS.get(e.kind, e.kind):<5} {e.path}{chunks}{title}{origin}")
+        for w in e.warnings:
             print(f"       注意：{w}")
-        if e.get("ocr_pages"):
-            confs = [c for _page, c in e["ocr_pages"]]
+        if e.ocr_pages:
+            confs = [c for _page, c in e.ocr_pages]
             print(f"       OCR 识别 {len(confs)} 页，置信度 {min(confs):.2f}–{max(confs):.2f}")
-        if e.get("ocr_low"):
-            low = "、".join(f"第 {page} 页（{c:.2f}）" for page, c in e["ocr_low"][:10]) + (" 等" if len(e["ocr_low"]) > 10 else "")
+        if e.ocr_low:
+            low = "、".join(f"第 {page} 页（{c:.2f}）" for page, c in e.ocr_low[:10]) + (" 等" if len(e.ocr_low) > 10 else "")
             print(f"       注意：OCR 置信度低：{low}，文字可能有误 — 对照原件核对；或换更清晰端正的扫描件（300 dpi 以上）替换后运行 `assistant ingest`")
-    problems = [e for e in entries if e["status"] in PROBLEMS or e["status"] == "excluded"]
+    problems = [e for e in entries if e.status in PROBLEMS or e.status == "excluded"]
     if problems:
         print("\n未入库：")
         for e in problems:
-            print(f"{STATUS.get(e['status'], e['status']):<6} {e['path']}：{e['error']}")
-    waiting = sum(1 for e in entries if e["status"] in ("pending", "changed", "missing"))
+            print(f"{STATUS.get(e.status, e.status):<6} {e.path}：{e.error}")
+    waiting = sum(1 for e in entries if e.status in ("pending", "changed", "missing"))
     if waiting:
         print(f"\n{waiting} 个文件有变化，运行 `assistant ingest` 更新索引。")
     return 0
@@ -215,16 +215,16 @@ def _list(svc, as_json: bool) -> int:
 def _stats(svc, as_json: bool) -> int:
     st = svc.stats()
     if as_json:
-        print(json.dumps(st, ensure_ascii=False, indent=1))
+        print(json.dumps(st.to_dict(), ensure_ascii=False, indent=1))
         return 0
-    if not st["generation"]:
-        print(f"知识库 {st['kb']} 还没有索引；运行 `assistant ingest` 或 `assistant kb add 文件…`。")
+    if not st.generation:
+        print(f"知识库 {st.kb} 还没有索引；运行 `assistant ingest` 或 `assistant kb add 文件…`。")
         return 0
-    kinds = "，".join(f"{KINDS.get(k, k)} {v}" for k, v in sorted(st["kinds"].items()))
-    print(f"知识库：{st['kb']}（共 {len(st['knowledge_bases'])} 个：{'、'.join(st['knowledge_bases'])}）")
-    print(f"文档 {st['documents']} 个（{kinds}），{st['chunks']} 段，嵌入模型 {st['embedder']}，索引 {st['index_bytes'] / 2**20:.1f} MiB，版本 {st['generation']}")
-    if st["errors"]:
-        print(f"未入库 {len(st['errors'])} 个：")
-        for msg in st["errors"].values():
+    kinds = "，".join(f"{KINDS.get(k, k)} {v}" for k, v in sorted(st.kinds.items()))
+    print(f"知识库：{st.kb}（共 {len(st.knowledge_bases)} 个：{'、'.join(st.knowledge_bases)}）")
+    print(f"文档 {st.documents} 个（{kinds}），{st.chunks} 段，嵌入模型 {st.embedder}，索引 {st.index_bytes / 2**20:.1f} MiB，版本 {st.generation}")
+    if st.errors:
+        print(f"未入库 {len(st.errors)} 个：")
+        for msg in st.errors.values():
             print(f"  {msg}")
     return 0

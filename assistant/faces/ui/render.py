@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from assistant.core.types import KIND_LABELS, MARKER, OUTCOME_LABELS, UNSUPPORTED_MARK, Answer, Citation
+from assistant.core.types import KIND_LABELS, MARKER, OUTCOME_LABELS, UNSUPPORTED_MARK, Answer, Citation, KbStats
 
 # Characters that HTML, Markdown (links, emphasis, code, tables) or KaTeX ($) would interpret.
 _SPECIAL = {c: f"&#{ord(c)};" for c in "&<>\"'`*_[]()#|~$!\\{}=+-"}
@@ -171,16 +171,15 @@ def _size(n: int) -> str:
     return f"{n:.1f} GB"
 
 
-def stats_html(stats: Mapping) -> str:
-    kinds = "，".join(f"{KIND_LABELS.get(k, k)} {v}" for k, v in sorted(stats.get("kinds", {}).items()))
+def stats_html(stats: KbStats) -> str:
+    kinds = "，".join(f"{KIND_LABELS.get(k, k)} {v}" for k, v in sorted(stats.kinds.items()))
     head = (
-        f"知识库 <b>{escape(str(stats.get('kb', '')))}</b>：{stats.get('documents', 0)} 个文件，"
-        f"{stats.get('chunks', 0)} 个条块{('（' + escape(kinds) + '）') if kinds else ''}；"
-        f"向量模型 {escape(str(stats.get('embedder') or '—'))}；索引 {_size(int(stats.get('index_bytes', 0)))}"
+        f"知识库 <b>{escape(stats.kb)}</b>：{stats.documents} 个文件，"
+        f"{stats.chunks} 个条块{('（' + escape(kinds) + '）') if kinds else ''}；"
+        f"向量模型 {escape(stats.embedder or '—')}；索引 {_size(stats.index_bytes)}"
     )
-    errors = stats.get("errors") or {}
-    rows = "".join(f"<li>{escape(str(msg))}</li>" for msg in errors.values())
-    errs = f'<details class="kb-errors"><summary>上次导入的问题（{len(errors)}）</summary><ul>{rows}</ul></details>' if errors else ""
+    rows = "".join(f"<li>{escape(str(msg))}</li>" for msg in stats.errors.values())
+    errs = f'<details class="kb-errors"><summary>上次导入的问题（{len(stats.errors)}）</summary><ul>{rows}</ul></details>' if stats.errors else ""
     return f'<div class="kb-stats">{head}{errs}</div>'
 
 
