@@ -13,6 +13,7 @@ import gradio as gr
 import pandas as pd
 
 from assistant.app.office import FeedbackInfo
+from assistant.core.errors import AssistantError
 from assistant.core.messages import error
 from assistant.faces.ui import render
 from assistant.faces.ui.app import guarded
@@ -150,7 +151,7 @@ class AdminTabs:
     def _is_admin(self, request: gr.Request) -> bool:
         try:
             return self.ui.user(request).is_admin
-        except Exception:  # noqa: BLE001 - not logged in
+        except AssistantError:  # not logged in, or the account is gone or disabled
             return False
 
     def on_feedback_tab(self, status: str, request: gr.Request) -> Any:
