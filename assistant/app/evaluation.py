@@ -12,7 +12,15 @@ from assistant.core.messages import error
 from assistant.core.settings import Settings
 from assistant.core.types import OUTCOMES, Answer, Hit
 from assistant.evaluation import metrics as M
-from assistant.evaluation.format import QAItem, gold_index, keypoint_found
+from assistant.evaluation.format import QAItem, gold_index, keypoint_found, list_sets, set_stats, sets_dir
+from assistant.evaluation.format import gold_problems as format_gold_problems
+from assistant.evaluation.format import load_qa as load_set
+
+# The facade the faces call: the set format's readers, as they are (see evals/README.md).
+__all__ = [
+    "GateFit", "Run", "breakdown", "evaluate", "fit_gate", "gold_problems", "index_matches", "list_sets", "load_set", "relevances",
+    "score_question", "set_stats", "sets_dir", "settings_for", "summarize", "sweep", "threshold_summary", "worst",
+]  # fmt: skip
 from assistant.index.retrieval import relevance
 
 Progress = Callable[[float, str], None]
@@ -283,26 +291,7 @@ def sweep(
     return runs
 
 
-# ---------------------------------------------------------------- the facade the faces call
-
-
-def load_set(path: Path | str) -> list[QAItem]:
-    """A Q&A set in the shared format (see evals/README.md)."""
-    from assistant.evaluation.format import load_qa
-
-    return load_qa(path)
-
-
-def list_sets() -> list[Path]:
-    from assistant.evaluation.format import list_sets as sets
-
-    return sets()
-
-
-def sets_dir() -> Path:
-    from assistant.evaluation.format import sets_dir as folder
-
-    return folder()
+# ---------------------------------------------------------------- gate fitting and gold checks for the faces
 
 
 @dataclass(frozen=True)
@@ -338,17 +327,10 @@ def fit_gate(
 
 def gold_problems(service: AssistantService, items: Sequence[QAItem]) -> list[str]:
     """Gold sources of ``items`` that the current index does not hold (document or article missing)."""
-    from assistant.evaluation.format import gold_problems as problems
     from assistant.index.store import current_generation, read_chunks
 
     gen = current_generation(service.kb_dir)
     if gen is None:
         raise error("index_missing_for_gold", path=service.kb_dir)
     chunks, _ = read_chunks(gen)
-    return problems(items, chunks)
-
-
-def set_stats(items: Sequence[QAItem]):
-    from assistant.evaluation.format import set_stats as stats
-
-    return stats(items)
+    return format_gold_problems(items, chunks)
