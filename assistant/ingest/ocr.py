@@ -42,19 +42,20 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
+from assistant.text.structure import CN_NUM
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 MIN_SCORE = 0.5  # boxes recognised below this are dropped from the text (rapidocr's own default)
 MAX_SIDE = 2000  # longer pages are scaled down to this first (rapidocr's default limit)
 LOW_CONFIDENCE = 0.90  # pages below this are flagged: expect about one wrong character in ten or worse
 
-_CN = "零〇一二三四五六七八九十百千两"
 _UNIT_START = re.compile(
-    rf"^(?:第[{_CN}\d]+[编章节条](?:之[{_CN}]+)?|[{_CN}]+、|[（(][{_CN}\d]+[）)]|[{_CN}]+是|\d+[.．、](?!\d)|附件|附则|附录)"
+    rf"^(?:第[{CN_NUM}\d]+[编章节条](?:之[{CN_NUM}]+)?|[{CN_NUM}]+、|[（(][{CN_NUM}\d]+[）)]|[{CN_NUM}]+是|\d+[.．、](?!\d)|附件|附则|附录)"
 )
-_UNIT_HEAD = re.compile(rf"^第[{_CN}\d]+[编章节]")  # a short 章/节 heading is a paragraph of its own
+_UNIT_HEAD = re.compile(rf"^第[{CN_NUM}\d]+[编章节]")  # a short 章/节 heading is a paragraph of its own
 _ENDS_SENTENCE = ("。", "：", ":", "；", ";", "！", "？", "”", "」", "）", ")")
 # The recogniser drops the gap after a leading 第N条/第N章 (printed as a full-width space); it is put back as one space.
-_MARKER_GAP = re.compile(rf"^(第[{_CN}\d]+[编章节条](?:之[{_CN}]+)?)(?=[^\s，。、；：:,.])")
+_MARKER_GAP = re.compile(rf"^(第[{CN_NUM}\d]+[编章节条](?:之[{CN_NUM}]+)?)(?=[^\s，。、；：:,.])")
 
 
 @dataclass(frozen=True)
