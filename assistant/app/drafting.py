@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from assistant.core.protocols import ChatModel
 from assistant.core.types import Chunk
-from assistant.drafting import Draft, Outline, draft, load_facts, parse_outline, propose_outline
+from assistant.drafting import Draft, Outline, draft, final_draft, load_facts, parse_outline, propose_outline, stream_draft
 from assistant.drafting.check import PLACEHOLDER
 from assistant.drafting.evaluate import evaluate, format_comparison, format_report, load_topics
-from assistant.drafting.export import special_parts, to_docx, to_markdown_file
+from assistant.drafting.export import special_parts, to_docx, to_markdown, to_markdown_file
 
-__all__ = ["PLACEHOLDER", "Draft", "Drafting", "Outline", "format_comparison", "format_report", "special_parts"]
+__all__ = ["PLACEHOLDER", "Draft", "Drafting", "Outline", "final_draft", "format_comparison", "format_report", "special_parts"]
 
 Progress = Callable[[int, int, str], None]
 
@@ -53,6 +53,25 @@ class Drafting:
         progress: Progress | None = None,
     ) -> Draft:
         return draft(self.service, topic, outline=outline, facts=facts, chat_model=self.chat_model(use_llm), progress=progress)
+
+    def draft_stream(
+        self,
+        topic: str,
+        outline: Outline | str | None = None,
+        facts: Sequence[Chunk] | Iterable[Path | str] | None = None,
+        use_llm: bool = False,
+        progress: Progress | None = None,
+        at_once: bool = True,
+    ) -> Iterator[Draft]:
+        """Drafts as they improve: with the LLM, the verified template draft at once (``provisional``, its sections
+        ``pending``), then a snapshot per reworded section, the final draft last; without it, the final draft only.
+        Export only the last one."""
+        model = self.chat_model(use_llm)
+        return stream_draft(self.service, topic, outline=outline, facts=facts, chat_model=model, progress=progress, at_once=at_once)
+
+    def markdown(self, d: Draft) -> str:
+        """The draft as Markdown text (what the .md export holds), for printing."""
+        return to_markdown(d)
 
     def export(self, d: Draft, out: Path, fonts: str = "gb") -> list[Path]:
         """Write ``out`` (.md, or .docx with a .md beside it; any other suffix becomes .docx)."""

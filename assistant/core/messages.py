@@ -46,6 +46,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "facts_file_missing": ("事实材料文件 {path} 不存在", "检查 --facts 给出的路径"),
     "facts_file_type": ("{name}：不支持的事实材料文件类型 {suffix}", "改用 .md .txt .docx .xlsx 或 .csv"),
     "outline_no_headings": ("提纲中没有标题", "每行写一个标题，例如 一、… /（一）… / 一是…"),
+    "draft_not_final": ("草稿还在由大模型润色，不能导出初稿", "等润色完成（或模型失败后保留初稿）再导出"),
+    # ---------------------------------------------------------------- drafting at once (template first, then the model)
+    "note_draft_section_pending": ("〔初稿，模型润色中〕", ""),
+    "note_draft_section_kept": ("〔模型改写未通过核验，保留初稿〕", ""),
+    "note_draft_section_model_down": ("〔模型暂时不可用，保留初稿〕", ""),
+    "note_draft_model_failed": ("{heading}：大模型调用失败（{reason}），本节及以后各节保留模板初稿", ""),
+    "note_draft_reworded_share": ("大模型改写了 {done}/{total} 句；其余句子未通过核验（数字、依据或句式），保留模板原文", ""),
+    "note_draft_progress_reword": ("大模型润色：{heading}", ""),
+    "note_draft_status_pending": ("初稿已生成（模板，引用已核验）；大模型逐节润色中（{done}/{total} 节），通过核验的段落将替换初稿，完成后可下载", ""),
+    "note_draft_cli_template": ("〔初稿，模型润色中〕模板初稿如下（引用已核验），大模型润色完成后再打印定稿并导出：", ""),
+    "note_draft_cli_final": ("〔定稿〕", ""),
     # ---------------------------------------------------------------- serving
     "cannot_listen": ("无法在 {host}:{port} 上监听（{detail}）", "先停止占用该端口的服务，或用 --port 指定其他端口"),
     "login_incomplete": ("网页登录需要同时设置用户名和密码", "同时设置 ASSISTANT_AUTH_USER 和 ASSISTANT_AUTH_PASSWORD，或都不设置"),

@@ -232,6 +232,7 @@ def to_docx(draft: Draft, path: Path | str, fonts: str = "gb") -> Path:
     """Write the draft, then the sources appendix on a new page. ``fonts``: gb | common."""
     if fonts not in ("gb", "common"):
         raise error("unknown_font_set", fonts=fonts)
+    _final(draft)
     path = Path(path)
     doc = new_document()
     _setup(doc, fonts)
@@ -279,7 +280,14 @@ def to_markdown(draft: Draft) -> str:
     return "\n".join(lines)
 
 
+def _final(draft: Draft) -> None:
+    """Only the final text is exported: a snapshot still holds template paragraphs the model may replace."""
+    if draft.provisional:
+        raise error("draft_not_final")
+
+
 def to_markdown_file(draft: Draft, path: Path | str) -> Path:
+    _final(draft)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(to_markdown(draft), "utf-8")

@@ -63,6 +63,8 @@ class Section:
     label: str  # 二、 / （一）
     title: str
     paragraphs: tuple[Paragraph, ...] = ()
+    pending: bool = False  # the template paragraph, shown while the model rewords it (a draft snapshot, not final)
+    note: str = ""  # why the template paragraph stays (the model failed, or its rewording did not pass the checks)
 
     @property
     def heading(self) -> str:
@@ -99,6 +101,11 @@ class Draft:
     @property
     def title(self) -> str:
         return self.outline.title
+
+    @property
+    def provisional(self) -> bool:
+        """A snapshot while the model rewords: some sections still show the template paragraph. Never exported."""
+        return any(s.pending for s in self.sections)
 
     @property
     def paragraphs(self) -> list[Paragraph]:
