@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from assistant.core.messages import error
+from assistant.core.messages import error, say
 from assistant.core.types import MODES
 from assistant.faces.cli.main import EXTENSIONS, _service, command
 
@@ -61,7 +61,7 @@ def draft_dict(d) -> dict:
         "sentences": d.sentences,
         "llm_sentences": d.llm_sentences,
         "outline": d.outline.text(),
-        "sections": [{"heading": s.heading, "level": s.level, "paragraphs": [p.text for p in s.paragraphs]} for s in d.sections],
+        "sections": [{"heading": s.heading, "level": s.level, "paragraphs": [p.text for p in s.paragraphs], "note": s.note} for s in d.sections],
         "citations": [{"n": c.n, "label": c.label, "quote": c.quote, "kind": c.chunk.kind, "source": c.chunk.source} for c in d.citations],
         "check": {
             "claims": d.check.claims,
@@ -100,7 +100,15 @@ def cmd_draft(args, settings) -> int:
         if done < total:
             print(f"[{done + 1}/{total}] {heading}", file=sys.stderr)
 
-    d = drafting.draft(args.topic, outline=outline, facts=args.facts, use_llm=args.llm, progress=progress)
+    # With --llm the verified template draft is printed at once (not with --json: one JSON document, the final);
+    # the model's rewording replaces it section by section, and only the final draft is printed again and exported.
+    d = None
+    for n, d in enumerate(drafting.draft_stream(args.topic, outline=outline, facts=args.facts, use_llm=args.llm, progress=progress, at_once=not args.json)):
+        if n == 0 and d.provisional:  # the template, before any model call
+            print(f"{say('note_draft_cli_template')}\n\n{drafting.markdown(d)}", flush=True)
+    assert d is not None and not d.provisional
+    if args.llm and not args.json:
+        print(f"{say('note_draft_cli_final')}\n\n{drafting.markdown(d)}", flush=True)
     written = drafting.export(d, args.out, fonts=args.fonts)
     if args.json:
         print(json.dumps(draft_dict(d), ensure_ascii=False, indent=1))

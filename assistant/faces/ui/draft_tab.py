@@ -1,16 +1,20 @@
-"""The 起草 tab: topic -> editable outline -> draft with verified citations and sources -> .docx/.md downloads."""
+"""The 起草 tab: topic -> editable outline -> draft with verified citations and sources -> .docx/.md downloads.
+
+With the LLM the verified template draft shows at once, each section marked 〔初稿，模型润色中〕; the model's
+rewording replaces a section when it passes the checks, and the downloads appear with the final draft."""
 
 from __future__ import annotations
 
 import html
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import gradio as gr
 
 from assistant.app.drafting import PLACEHOLDER, Draft, Drafting, special_parts
 from assistant.core.errors import AssistantError
+from assistant.core.messages import say
 from assistant.core.protocols import ChatModel
 from assistant.core.types import KIND_LABELS, MARKER, UNSUPPORTED_MARK
 from assistant.faces.ui.app import guarded
@@ -46,13 +50,20 @@ def paragraph_html(text: str, draft_: Draft) -> str:
     return "".join(out)
 
 
+def _section_mark(text: str, kind: str) -> str:
+    color = "#b45309" if kind == "pending" else "#6b7280"
+    return f' <span class="draft-{kind}" style="color:{color};font-size:0.8em;font-weight:normal">{html.escape(text)}</span>'
+
+
 def draft_html(d: Draft) -> str:
+    """The draft; a section still in the model's hands is marked 〔初稿，模型润色中〕, one it left as it was says why."""
     parts = ['<div class="draft">']
     if d.title:
         parts.append(f'<h2 style="text-align:center">{html.escape(d.title)}</h2>')
     for s in d.sections:
         tag = "h3" if s.level == 1 else "h4"
-        parts.append(f"<{tag}>{html.escape(s.heading)}</{tag}>")
+        mark = _section_mark(say("note_draft_section_pending"), "pending") if s.pending else (_section_mark(s.note, "note") if s.note else "")
+        parts.append(f"<{tag}>{html.escape(s.heading)}{mark}</{tag}>")
         parts.extend(f'<p style="text-indent:2em">{paragraph_html(p.text, d)}</p>' for p in s.paragraphs)
     parts.append("</div>")
     return "\n".join(parts)
@@ -77,6 +88,10 @@ def status_markdown(d: Draft) -> str:
         f"撰写方式：{f'大模型改写 {d.llm_sentences}/{d.sentences} 句，其余为模板' if d.backend == 'llm' else '模板（离线）'}。"
     )
     notes = [*c.issues, *d.warnings]
+    if d.provisional:
+        written = [x for x in d.sections if x.paragraphs]
+        pending = sum(x.pending for x in written)
+        head = f"**{say('note_draft_status_pending', done=len(written) - pending, total=len(written))}**\n\n" + head
     return head + ("\n\n" + "\n".join(f"- {html.escape(n)}" for n in notes) if notes else "")
 
 
@@ -104,11 +119,31 @@ def write_draft(
     out_dir: Path | None = None,
 ) -> tuple[Draft, Path, Path]:
     """Draft from the (edited) outline and write the .docx and .md for download."""
+    *_, (d, docx, md) = write_draft_stream(drafting, topic, outline_text, files, facts_text, use_llm, progress, out_dir, at_once=False)
+    assert docx is not None and md is not None
+    return d, docx, md
+
+
+def write_draft_stream(
+    drafting: Drafting,
+    topic: str,
+    outline_text: str,
+    files: Sequence = (),
+    facts_text: str = "",
+    use_llm: bool = False,
+    progress: Callable[[int, int, str], None] | None = None,
+    out_dir: Path | None = None,
+    at_once: bool = True,
+) -> Iterator[tuple[Draft, Path | None, Path | None]]:
+    """(draft, None, None) for each provisional snapshot, then (final draft, .docx, .md): only the final is exported."""
     facts = drafting.load_facts(_paths(files), facts_text or "")
     outline = drafting.parse_outline(outline_text, topic) if (outline_text or "").strip() else None
-    d = drafting.draft(topic, outline=outline, facts=facts, use_llm=use_llm, progress=progress)
-    docx, md = drafting.export_to_folder(d, Path(out_dir or tempfile.mkdtemp(prefix="draft-")))
-    return d, docx, md
+    for d in drafting.draft_stream(topic, outline=outline, facts=facts, use_llm=use_llm, progress=progress, at_once=at_once):
+        if d.provisional:
+            yield d, None, None
+            continue
+        docx, md = drafting.export_to_folder(d, Path(out_dir or tempfile.mkdtemp(prefix="draft-")))
+        yield d, docx, md
 
 
 def build_draft_tab(service, chat_model: ChatModel | None = None) -> None:
@@ -149,10 +184,17 @@ def build_draft_tab(service, chat_model: ChatModel | None = None) -> None:
                 progress(done / max(total, 1), desc=heading)
 
             try:
-                d, docx_path, md_path = write_draft(drafting, topic_, outline_, files_, facts_, use_llm_, note)
+                for d, docx_path, md_path in write_draft_stream(drafting, topic_, outline_, files_, facts_, use_llm_, note):
+                    # A snapshot clears the previous draft's downloads: only the final draft is exported.
+                    files_out = (str(docx_path), str(md_path)) if docx_path and md_path else (None, None)
+                    yield status_markdown(d), draft_html(d), sources_html(d), *files_out
             except AssistantError as e:
-                return f"错误：{_message(e)}", gr.skip(), gr.skip(), gr.skip(), gr.skip()
-            return status_markdown(d), draft_html(d), sources_html(d), str(docx_path), str(md_path)
+                yield f"错误：{_message(e)}", gr.skip(), gr.skip(), gr.skip(), gr.skip()
 
         outline_btn.click(guarded(on_outline, service), [topic, use_llm], [outline, status], api_visibility="private")
-        write_btn.click(guarded(on_write, service), [topic, outline, files, facts_text, use_llm], [status, body, sources, docx_out, md_out], api_visibility="private")
+        # The progress bar (retrieval, then the model section by section) shows where the downloads will appear,
+        # so the template draft and its status stay readable, not greyed out under an overlay, while the model works.
+        write_btn.click(
+            guarded(on_write, service), [topic, outline, files, facts_text, use_llm], [status, body, sources, docx_out, md_out],
+            api_visibility="private", show_progress_on=[docx_out, md_out],
+        )  # fmt: skip
