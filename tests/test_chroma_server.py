@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from pg_fixtures import pg_server  # noqa: F401 - a session fixture
 
+from assistant.index.store import HNSW, hnsw_parameters
+
 pytestmark = pytest.mark.integration
 
 RULE = (
@@ -79,13 +81,16 @@ def finished(proc: subprocess.Popen) -> str:
     return out
 
 
-def server_collections(url: str) -> set[str]:
+def server_client(url: str):
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
     host, port = url.removeprefix("http://").split(":")
-    client = chromadb.HttpClient(host=host, port=int(port), settings=ChromaSettings(anonymized_telemetry=False))
-    return {c.name for c in client.list_collections()}
+    return chromadb.HttpClient(host=host, port=int(port), settings=ChromaSettings(anonymized_telemetry=False))
+
+
+def server_collections(url: str) -> set[str]:
+    return {c.name for c in server_client(url).list_collections()}
 
 
 def test_one_ingest_two_answering_processes_share_a_chroma_server(tmp_path, chroma_server):
@@ -112,6 +117,8 @@ def test_one_ingest_two_answering_processes_share_a_chroma_server(tmp_path, chro
     assert not (gen / "chroma").exists(), "no embedded chroma: the vectors are on the server"
     first_collection = manifest["vectors"]["collection"]
     assert server_collections(chroma_url) == {first_collection}
+    built = hnsw_parameters(server_client(chroma_url).get_collection(first_collection))
+    assert {k: built[k] for k in HNSW} == HNSW, "the server collection has the configured HNSW parameters"
 
     # Two answering processes at once, over the same index folder and the same server.
     asks = [run(env, "ask", QUESTION, "--json"), run(env, "search", QUESTION, "--mode", "vector", "--json")]

@@ -122,3 +122,34 @@ def test_chunker_change_rechunks_but_reuses_vectors(kdir, tmp_path, monkeypatch)
     assert report.embedded == 0  # same chunk text, same ids: vectors are reused
     manifest = json.loads((current_generation(kb) / "manifest.json").read_text("utf-8"))
     assert manifest["chunker"].startswith("test-next/")
+
+
+def test_a_new_generation_gets_the_configured_hnsw_parameters(kdir, tmp_path, monkeypatch):
+    """Real chroma: a new collection has store.HNSW's search parameters; a generation seeded from an older one (built
+    with chroma's defaults) gets the configured ef_search, one built with another graph gets a new graph; the older
+    generation keeps what it was built with."""
+    from assistant.index import store
+
+    kb = tmp_path / "kb"
+    emb = CountingEmbedder()
+    ingest([Source(kdir)], kb, emb, show_bar=False)
+    fresh = store.hnsw_parameters(IndexReader(kb).collection)
+    assert {k: fresh[k] for k in store.HNSW} == store.HNSW
+
+    wanted = dict(store.HNSW)
+    old = {"space": "cosine", "max_neighbors": 16, "ef_construction": 100, "ef_search": 100}  # chroma's defaults
+    for built_with in ({**wanted, "ef_search": wanted["ef_search"] // 2}, {**old, "max_neighbors": wanted["max_neighbors"] * 2}):
+        monkeypatch.setattr(store, "HNSW", built_with)
+        (kdir / "作风办法.md").write_text(OTHER + f"\n第四条 {built_with['max_neighbors']}号补充条款。\n", "utf-8")
+        ingest([Source(kdir)], kb, emb, show_bar=False)
+        older = current_generation(kb)
+        monkeypatch.setattr(store, "HNSW", wanted)
+        (kdir / "责任规定.md").write_text(RULE + f"\n第四条 第{built_with['ef_search']}次修订。\n", "utf-8")
+        calls = emb.calls
+        report = ingest([Source(kdir)], kb, emb, show_bar=False)
+        assert report.embedded == 1 and emb.calls == calls + 1  # the other chunks' vectors are reused either way
+        reader = IndexReader(kb)
+        now = store.hnsw_parameters(reader.collection)
+        assert {k: now[k] for k in wanted} == wanted and reader.collection.count() == report.chunks
+        kept = store.hnsw_parameters(store.generation_collection(older))
+        assert {k: kept[k] for k in built_with} == built_with

@@ -36,9 +36,19 @@ if TYPE_CHECKING:
 COLLECTION = "chunks"
 log = logging.getLogger(__name__)
 
+# The HNSW index of a new generation's collection. chroma's default ef_search (100) misses about one true neighbour in
+# eight at 100k chunks (benchmarks/bench_index.py, README "Benchmarks"); searching wider finds them for a few ms more
+# per query, while a denser graph (M 32, ef_construction 200) recalled about as much for the same query time and slowed
+# ingest by 1.7x. M and ef_construction stay chroma's, so a generation seeded from an older one keeps its graph and
+# only its ef_search is raised; older generations keep the parameters they were built with.
+HNSW: dict[str, Any] = {"space": "cosine", "max_neighbors": 16, "ef_construction": 100, "ef_search": 1600}
+_CHUNK_FIELDS = tuple(f.name for f in dataclasses.fields(Chunk))
+
 
 def chunk_to_json(c: Chunk, tokens: Sequence[str]) -> str:
-    d = dataclasses.asdict(c)
+    # The fields as they are (str, bool, int and tuples of str): dataclasses.asdict deep-copies each one, which was
+    # most of the time it took to write chunks.jsonl. Same dict, same JSON.
+    d: dict[str, Any] = {name: getattr(c, name) for name in _CHUNK_FIELDS}
     d["tokens"] = list(tokens)
     return json.dumps(d, ensure_ascii=False)
 
@@ -144,6 +154,17 @@ def _drop_collection(url: str, name: str) -> None:
         log.info("chroma server %s: collection %s not dropped", url, name, exc_info=True)
 
 
+def hnsw_parameters(collection: Collection) -> dict[str, Any]:
+    """The HNSW parameters a collection was created (or last modified) with."""
+    return dict((collection.configuration or {}).get("hnsw") or {})
+
+
+def _same_graph(collection: Collection) -> bool:
+    """Whether a collection's HNSW graph was built with the distance, M and ef_construction of ``HNSW``."""
+    built = hnsw_parameters(collection)
+    return all(built.get(key) == HNSW[key] for key in ("space", "max_neighbors", "ef_construction"))
+
+
 def _copy_vectors(source: Collection, target: Collection, batch: int = 2000) -> None:
     """Every vector (with its metadata) of ``source`` into ``target``, a page at a time."""
     total = source.count()
@@ -181,16 +202,18 @@ class GenerationWriter:
         self._client: ClientAPI | None = None
 
     def open_collection(self, dim: int, embedder: str) -> Collection:
-        """A chroma collection seeded with the previous generation's vectors, so only new chunks are embedded."""
+        """A chroma collection seeded with the previous generation's vectors, so only new chunks are embedded; its
+        HNSW index has the parameters of ``HNSW``."""
         chroma_dir = self.path / "chroma"
         prev_meta = read_manifest(self.previous) if self.seed else {}
         seed_from = self.previous if self.seed and self.previous and prev_meta.get("embedder") == embedder else None
-        metadata = {"hnsw:space": "cosine", "embedder": embedder, "dim": dim}
+        metadata = {"embedder": embedder, "dim": dim}
+        configuration: Any = {"hnsw": dict(HNSW)}  # chroma's CreateCollectionConfiguration (a TypedDict)
         if self.chroma_url:
             self.path.mkdir(parents=True, exist_ok=True)
             server = chroma_server(self.chroma_url)
             name = collection_name(self.path)
-            collection = server.get_or_create_collection(name, metadata=metadata, embedding_function=None)
+            collection = server.get_or_create_collection(name, configuration=configuration, metadata=metadata, embedding_function=None)
             if seed_from is not None:
                 try:
                     _copy_vectors(generation_collection(seed_from, prev_meta), collection)
@@ -199,15 +222,26 @@ class GenerationWriter:
                 except Exception:  # noqa: BLE001 - the previous vectors do not read back: embed everything instead
                     log.warning("seeding %s from %s failed; embedding every chunk", name, seed_from, exc_info=True)
                     server.delete_collection(name)
-                    collection = server.create_collection(name, metadata=metadata, embedding_function=None)
+                    collection = server.create_collection(name, configuration=configuration, metadata=metadata, embedding_function=None)
             return collection
         if seed_from is not None and (seed_from / "chroma").is_dir():
             shutil.copytree(seed_from / "chroma", chroma_dir)
-        else:
-            chroma_dir.mkdir(parents=True, exist_ok=True)
+            self._client = client = chroma_client(chroma_dir)
+            collection = client.get_collection(COLLECTION)
+            if _same_graph(collection):
+                if hnsw_parameters(collection).get("ef_search") != HNSW["ef_search"]:  # an older generation's setting
+                    collection.modify(configuration={"hnsw": {"ef_search": HNSW["ef_search"]}})
+                return collection
+            # Built with other M / ef_construction, which chroma cannot change: the vectors go into a new graph.
+            log.info("the vectors of %s go into an HNSW index with the parameters %s", seed_from.name, HNSW)
+            client.delete_collection(COLLECTION)
+            collection = client.create_collection(COLLECTION, configuration=configuration, metadata=metadata, embedding_function=None)
+            _copy_vectors(generation_collection(seed_from, prev_meta), collection)
+            return collection
+        chroma_dir.mkdir(parents=True, exist_ok=True)
         self._client = client = chroma_client(chroma_dir)
-        collection = client.get_or_create_collection(COLLECTION, metadata=metadata, embedding_function=None)
-        if seed_from is not None and not (seed_from / "chroma").is_dir() and (prev_meta.get("vectors") or {}).get("url"):
+        collection = client.get_or_create_collection(COLLECTION, configuration=configuration, metadata=metadata, embedding_function=None)
+        if seed_from is not None and (prev_meta.get("vectors") or {}).get("url"):
             _copy_vectors(generation_collection(seed_from, prev_meta), collection)  # back from a server to embedded
         return collection
 
