@@ -17,13 +17,19 @@ holds vectors of m3e-small's size; the real model's query-encoding time is measu
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
+import hashlib
 import random
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -124,30 +130,26 @@ class SeededEmbedder:
     def __init__(self) -> None:
         self.seconds = 0.0  # time spent embedding documents, so ingest can be reported without it
 
-    def _vec(self, text: str) -> list[float]:
-        import hashlib
-
-        import numpy as np
-
+    @staticmethod
+    @functools.lru_cache(maxsize=16384)  # the corpus sentences recur across the synthetic articles
+    def _vec(text: str) -> np.ndarray:
         seed = int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little")
-        v = np.random.default_rng(seed).standard_normal(self.dim)
-        return (v / np.linalg.norm(v)).tolist()
+        v = np.random.default_rng(seed).standard_normal(SeededEmbedder.dim)
+        return v / np.linalg.norm(v)
 
-    def _text_vec(self, text: str) -> list[float]:
-        import numpy as np
-
+    def _text_vec(self, text: str) -> np.ndarray:
         parts = [x for x in sentences(text) if x.strip()] or [text]
         v = np.sum([self._vec(x) for x in parts], axis=0)
-        return (v / np.linalg.norm(v)).tolist()
+        return v / np.linalg.norm(v)
 
     def embed_documents(self, texts):
         t = time.perf_counter()
-        out = [self._text_vec(t) for t in texts]
+        out = np.asarray([self._text_vec(t) for t in texts], dtype=np.float32)
         self.seconds += time.perf_counter() - t
         return out
 
     def embed_query(self, text: str):
-        return self._text_vec(text)
+        return self._text_vec(text).tolist()
 
 
 def timed(fn, queries: list[str], rounds: int) -> tuple[float, float]:
@@ -162,18 +164,26 @@ def timed(fn, queries: list[str], rounds: int) -> tuple[float, float]:
     return statistics.median(times), times[int(0.95 * (len(times) - 1))]
 
 
-def baselines(reader: IndexReader, kb: Path, embedder: SeededEmbedder, rounds: int) -> dict:
-    """Brute-force numpy and rank-bm25 over the same vectors and tokens, and recall@10 of chroma's ANN."""
-    import numpy as np
+def set_ef_search(reader: IndexReader, ef_search: int) -> None:
+    """Change the collection's ef_search and reopen it: chroma applies a new value only to an index it loads afresh."""
+    from chromadb.api.client import SharedSystemClient
 
-    from assistant.index.store import current_generation, read_chunks
+    reader.collection.modify(configuration={"hnsw": {"ef_search": ef_search}})
+    SharedSystemClient.clear_system_cache()
+    reader._collection = None
+
+
+def baselines(reader: IndexReader, kb: Path, embedder: SeededEmbedder, rounds: int, ef_search: Sequence[int] = ()) -> dict:
+    """Brute-force numpy and rank-bm25 over the same vectors and tokens, and recall@10 of chroma's ANN with the
+    configured ef_search and with each of ``ef_search`` (its time per query beside it)."""
+    from assistant.index.store import HNSW, current_generation, read_chunks
     from assistant.text import query_tokens
 
     gen = current_generation(kb)
     chunks, tokens = read_chunks(gen)
     ids = [c.id for c in chunks]
     t = time.perf_counter()
-    matrix = np.asarray(embedder.embed_documents([c.retrieval_text for c in chunks]), dtype=np.float32)
+    matrix = embedder.embed_documents([c.retrieval_text for c in chunks])
     build_numpy = time.perf_counter() - t
 
     def exact(q: str, k: int = 10) -> tuple[list[int], list[float]]:
@@ -190,31 +200,43 @@ def baselines(reader: IndexReader, kb: Path, embedder: SeededEmbedder, rounds: i
     # no real neighbours (a worst case); a sentence taken from a chunk has true neighbours (the chunks that contain it,
     # cosine well above chance): recall of those (cosine >= 0.2) among the exact top 10 is what a real question sees.
     rng = random.Random(11)
-
-    def ann(q: str) -> set[str]:
-        return set(reader.collection.query(query_embeddings=[embedder.embed_query(q)], n_results=10, include=[])["ids"][0])
-
-    hits = sum(len({ids[i] for i in brute(q)} & ann(q)) for q in QUERIES)
-    out["recall@10_random"] = hits / (10 * len(QUERIES))
-    found = wanted = 0
-    probes = 0
-    while probes < 100:
+    probes: list[tuple[str, set[str]]] = []
+    while len(probes) < 100:
         parts = [x for x in sentences(chunks[rng.randrange(len(chunks))].text) if len(x) > 8]
-        if not parts:
-            continue
-        probes += 1
-        q = rng.choice(parts)
-        top, scores = exact(q)
-        true = {ids[i] for i, sc in zip(top, scores) if sc >= 0.2}
-        found += len(true & ann(q))
-        wanted += len(true)
-    out["recall@10"] = found / max(wanted, 1)
-    out["recall_probes"] = probes
-    out["true_per_probe"] = wanted / max(probes, 1)
+        if parts:
+            q = rng.choice(parts)
+            top, scores = exact(q)
+            probes.append((q, {ids[i] for i, sc in zip(top, scores) if sc >= 0.2}))
+    randoms = [(q, {ids[i] for i in brute(q)}) for q in QUERIES]
+    out["recall_probes"] = len(probes)
+    out["true_per_probe"] = sum(len(true) for _, true in probes) / len(probes)
+
+    def recall(pairs: list[tuple[str, set[str]]], times: list[float]) -> float:
+        found = wanted = 0
+        for q, true in pairs:
+            vec = embedder.embed_query(q)
+            t = time.perf_counter()
+            got = reader.collection.query(query_embeddings=[vec], n_results=10, include=[])["ids"][0]
+            times.append((time.perf_counter() - t) * 1000)
+            found += len(true & set(got))
+            wanted += len(true)
+        return found / max(wanted, 1)
+
+    # The configured ef_search first (the index is built with it), then others to show what it buys.
+    for ef in dict.fromkeys([HNSW["ef_search"], *ef_search]):
+        if ef != HNSW["ef_search"]:
+            set_ef_search(reader, ef)
+        times: list[float] = []
+        out.setdefault("recall", {})[ef] = (recall(probes, times), recall(randoms, times))
+        times.sort()
+        out.setdefault("ann_ms", {})[ef] = (statistics.median(times), times[int(0.95 * (len(times) - 1))])
+    if list(out["recall"]) != [HNSW["ef_search"]]:
+        set_ef_search(reader, HNSW["ef_search"])
+    out["recall@10"], out["recall@10_random"] = out["recall"][HNSW["ef_search"]]
     try:
         from rank_bm25 import BM25Okapi
     except ImportError:
-        print("rank-bm25 not installed (pip install rank-bm25): its column is left out")
+        print("未安装 rank-bm25，对比列从略（pip install -e '.[bench]'） / rank-bm25 is not installed: its column is left out (pip install -e '.[bench]')")
         return out
     t = time.perf_counter()
     okapi = BM25Okapi([list(tk) or [""] for tk in tokens], k1=1.2, b=0.5)
@@ -228,28 +250,76 @@ def baselines(reader: IndexReader, kb: Path, embedder: SeededEmbedder, rounds: i
     return out
 
 
-def bench_synthetic(n: int, source: Path, work: Path, rounds: int, query_embedder, with_baselines: bool = False) -> dict:
+@contextlib.contextmanager
+def phases(n: int) -> Iterator[dict[str, float]]:
+    """Seconds spent in the ingest's steps that grow with the corpus: jieba tokens, chroma inserts (with a line of
+    progress per tenth of a large corpus), chunks.jsonl, the BM25 index. The functions are wrapped, not changed."""
+    from assistant.index import store
+    from assistant.ingest import pipeline
+
+    spent = dict.fromkeys(["tokens", "chroma inserts", "chunks.jsonl", "bm25"], 0.0)
+    originals = {"tokenize": pipeline.tokenize, "add_vectors": pipeline.add_vectors}
+    writer = {"write_chunks": store.GenerationWriter.write_chunks, "write_bm25": store.GenerationWriter.write_bm25}
+
+    def timed_call(key: str, fn):
+        def call(*args, **kwargs):
+            t = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[key] += time.perf_counter() - t
+
+        return call
+
+    def add_vectors(collection, todo, vectors) -> None:
+        step = max(20_000, len(todo) // 10)
+        t0 = time.perf_counter()
+        for i in range(0, len(todo), step):
+            originals["add_vectors"](collection, todo[i : i + step], vectors[i : i + step])
+            if len(todo) > 200_000:
+                print(f"  chroma inserts {i + len(todo[i : i + step]):,}/{len(todo):,}, {time.perf_counter() - t0:.0f} s", flush=True)
+
+    pipeline.tokenize = timed_call("tokens", originals["tokenize"])
+    pipeline.add_vectors = timed_call("chroma inserts", add_vectors)
+    store.GenerationWriter.write_chunks = timed_call("chunks.jsonl", writer["write_chunks"])
+    store.GenerationWriter.write_bm25 = timed_call("bm25", writer["write_bm25"])
+    try:
+        yield spent
+    finally:
+        pipeline.tokenize, pipeline.add_vectors = originals["tokenize"], originals["add_vectors"]
+        store.GenerationWriter.write_chunks, store.GenerationWriter.write_bm25 = writer["write_chunks"], writer["write_bm25"]
+
+
+def bench_synthetic(
+    n: int, source: Path, work: Path, rounds: int, query_embedder, with_baselines: bool = False, ef_search: Sequence[int] = ()
+) -> dict:
     kdir = work / f"synthetic-src-{n}"
     synthetic_corpus(n, source, kdir)
     kb = work / f"synthetic-{n}"
     embedder = SeededEmbedder()
     t = time.perf_counter()
-    rep = ingest([Source(kdir)], kb, embedder, show_bar=False)
+    with phases(n) as spent:
+        rep = ingest([Source(kdir)], kb, embedder, show_bar=False)
     seconds = time.perf_counter() - t
     shutil.rmtree(kdir, ignore_errors=True)
+    print(f"\ningest steps (s): {', '.join(f'{k} {v:.1f}' for k, v in spent.items())}; embedding {embedder.seconds:.1f}"
+          f" in a thread beside the reading (both count); {seconds:.1f} s in all")  # fmt: skip
     reader = IndexReader(kb)
     lat = latency(reader, embedder, ["bm25", "vector", "hybrid"], rounds)
     res = report(f"synthetic {rep.chunks} chunks, 512-d seeded vectors", rep, seconds, kb, lat, embedder.seconds)
+    res["steps"] = dict(spent)
     res["rss"] = rss_mib()
     print(f"RSS after loading  {res['rss'][0]:.0f} MiB (peak so far {res['rss'][1]:.0f} MiB)")
     if with_baselines:
-        res["baselines"] = b = baselines(reader, kb, embedder, rounds)
+        res["baselines"] = b = baselines(reader, kb, embedder, rounds, ef_search)
         print(f"numpy brute force  p50 {b['numpy'][0]:7.1f} ms   p95 {b['numpy'][1]:7.1f} ms")
         if "rank_bm25" in b:
             print(f"rank-bm25          p50 {b['rank_bm25'][0]:7.1f} ms   p95 {b['rank_bm25'][1]:7.1f} ms (index built in {b['rank_bm25_build_s']:.1f} s)")
-        print(f"recall@10 of chroma's HNSW against brute force: {b['recall@10']:.3f} of the true neighbours (cosine >= 0.2,"
-              f" {b['true_per_probe']:.1f} per query) over {b['recall_probes']} corpus sentences;"
-              f" {b['recall@10_random']:.3f} of the exact top 10 for {len(QUERIES)} questions that are random vectors")  # fmt: skip
+        for ef, (true, rand) in b["recall"].items():
+            print(f"recall@10 of chroma's HNSW (ef_search {ef}) against brute force: {true:.3f} of the true neighbours (cosine >= 0.2,"
+                  f" {b['true_per_probe']:.1f} per query) over {b['recall_probes']} corpus sentences;"
+                  f" {rand:.3f} of the exact top 10 for {len(QUERIES)} questions that are random vectors;"
+                  f" one vector query p50 {b['ann_ms'][ef][0]:.1f} ms, p95 {b['ann_ms'][ef][1]:.1f} ms")  # fmt: skip
     if query_embedder is not None:
         times = []
         for q in QUERIES * rounds:
@@ -268,6 +338,7 @@ def main() -> None:
     ap.add_argument("--embedder", default="m3e-small")
     ap.add_argument("--synthetic", default="100000", help="synthetic chunk counts, comma-separated (0 to skip)")
     ap.add_argument("--baselines", action="store_true", help="numpy brute force, rank-bm25 and recall@10 beside each synthetic size")
+    ap.add_argument("--ef-search", default="100,400,800", help="with --baselines: recall@10 also at these ef_search values")
     ap.add_argument("--skip-corpus", action="store_true")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--plot", type=Path, help="save a latency bar chart (PNG)")
@@ -284,7 +355,8 @@ def main() -> None:
         if sizes:
             query_embedder = make_embedder(args.embedder) if args.embedder != "hash" else None
             for n in sorted(sizes):
-                results.append(bench_synthetic(n, source, work, args.rounds, query_embedder, args.baselines))
+                efs = [int(x) for x in args.ef_search.split(",") if x.strip()]
+                results.append(bench_synthetic(n, source, work, args.rounds, query_embedder, args.baselines, efs))
                 if not args.keep:
                     shutil.rmtree(work / f"synthetic-{n}", ignore_errors=True)
                 query_embedder = None  # its encoding time is printed once
@@ -293,12 +365,18 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
     synth = [r for r in results if "rss" in r]
     if synth:
+        from assistant.index.store import HNSW
+
+        ef = HNSW["ef_search"]
         print("\n| chunks | ingest w/o embedding | index size | RSS | bm25 p50/p95 | vector p50/p95 | hybrid p50/p95 |"
-              " numpy brute force p50/p95 | rank-bm25 p50/p95 | recall@10, true neighbours | recall@10, random queries |")  # fmt: skip
-        print("|---|---|---|---|---|---|---|---|---|---|---|")
+              f" numpy brute force p50/p95 | rank-bm25 p50/p95 | recall@10, true neighbours (ef_search {ef}) |"
+              " recall@10, true neighbours (ef_search 100, chroma's default) | recall@10, random queries |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for r in synth:
             b = r.get("baselines", {})
-            recall = [f"{b['recall@10']:.3f}", f"{b['recall@10_random']:.3f}"] if b else ["–", "–"]
+            rec = b.get("recall", {})
+            recall = [f"{rec[ef][0]:.3f}" if ef in rec else "–", f"{rec[100][0]:.3f}" if 100 in rec else "–",
+                      f"{rec[ef][1]:.3f}" if ef in rec else "–"]  # fmt: skip
             cells = [f"{r['chunks']:,}", f"{r['no_embed_per_s']:.0f} chunks/s", f"{r['mib']:.0f} MiB", f"{r['rss'][0]:.0f} MiB",
                      *(_pp(r["lat"][m]) for m in ("bm25", "vector", "hybrid")), _pp(b.get("numpy")), _pp(b.get("rank_bm25")), *recall]  # fmt: skip
             print("| " + " | ".join(cells) + " |")
