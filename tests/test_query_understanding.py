@@ -106,7 +106,14 @@ def test_thesaurus_parse_errors_name_the_file_and_line():
 def test_longest_term_wins_and_english_matches_whole_words():
     th = Thesaurus(parse(["开除\t开除党籍", "开除党籍处分\t开除党籍", "gift\t礼品", "red envelope\t礼金"], "t"))
     assert [m.term for m in th.matches("开除党籍处分是什么")] == ["开除党籍处分"]
-    assert [m.term for m in th.matches("is a gifted red envelope ok")] == ["red envelope"]
+    assert [m.term for m in th.matches("is a giftwrapped red envelope ok")] == ["red envelope"]
+
+
+def test_english_plurals_past_and_ing_forms_match_the_base_entry():
+    th = Thesaurus(parse(["resign\t辞去公职", "kid\t子女", "lobby\t拉票", "bribes\t受贿"], "t.tsv"))
+    found = {m.term: m.canon for m in th.matches("他resigned了, 两个kids, 在lobbying, 收了bribe")}
+    assert found == {"resigned": ("辞去公职",), "kids": ("子女",), "lobbying": ("拉票",)}  # bribes has no base entry
+    assert th.matches("resignation") == []  # whole words only
 
 
 def test_concept_coverage_counts_a_synonym_as_the_word():

@@ -99,6 +99,10 @@ class Thesaurus:
             merged[e.term].extend(c for c in e.canon if c not in merged[e.term])
             self.categories.setdefault(e.term, e.category)
         self.entries: dict[str, tuple[str, ...]] = {t: tuple(c) for t, c in merged.items()}
+        for t, c in list(self.entries.items()):
+            if _ASCII_WORD.match(t):
+                for form in inflections(t):
+                    self.entries.setdefault(form, c)  # an entry of its own (bribes) wins over the derived form
         cjk = sorted((t for t in self.entries if not _ASCII_WORD.match(t)), key=len, reverse=True)
         eng = sorted((t for t in self.entries if _ASCII_WORD.match(t)), key=len, reverse=True)
         self._cjk = re.compile("|".join(map(re.escape, cjk))) if cjk else None
@@ -136,6 +140,22 @@ class Thesaurus:
                 for i in range(m[0], m[1]):
                     taken[i] = True
         return sorted(found, key=lambda x: x.start)
+
+
+def inflections(term: str) -> set[str]:
+    """Plural, past and -ing forms of an English term's last word (resigned, kids, lobbying), so an entry needs only
+    its base form. Whole-word matching keeps a derived form from matching inside another word."""
+    head, _, last = term.rpartition(" ")
+    if len(last) < 3 or not last.isalpha():
+        return set()
+    stems = {last + "s", last + "ed", last + "ing"}
+    if last.endswith(("s", "x", "ch", "sh")):
+        stems |= {last + "es"}
+    if last.endswith("e"):
+        stems |= {last + "d", last[:-1] + "ing"}
+    if last.endswith("y") and last[-2] not in "aeiou":
+        stems |= {last[:-1] + "ies", last[:-1] + "ied"}
+    return {f"{head} {s}" if head else s for s in stems}
 
 
 def _overlapping(pattern: re.Pattern[str], text: str) -> list[tuple[int, int]]:
