@@ -116,6 +116,15 @@ def test_english_plurals_past_and_ing_forms_match_the_base_entry():
     assert th.matches("resignation") == []  # whole words only
 
 
+def test_english_words_nobody_knows_are_left_out_of_one_dense_variant():
+    from assistant.index.query import Analyzer
+
+    th = Thesaurus(parse(["department\t机关"], "t.tsv"))
+    plan = Analyzer(th, {"公务员", "机关", "回避"}, {}).plan("公务员在同一个department要avoid回避吗？")
+    assert plan.variants == ("公务员在同一个机关要avoid回避吗？", "公务员在同一个机关要回避吗？")
+    assert "avoid" in plan.tokens  # still searched by BM25 and counted by coverage
+
+
 def test_concept_coverage_counts_a_synonym_as_the_word():
     groups = (frozenset({"红包", "礼金"}), frozenset({"处分"}))
     idf = {"礼金": 3.0, "处分": 1.0, "红包": 5.0}
