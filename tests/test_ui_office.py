@@ -248,8 +248,9 @@ def test_feedback_is_stored_and_reviewed_by_admins_only(office_page):
                  lambda r: admin.accept(fb.id, "", "", "", "new", r)):  # fmt: skip
         with pytest.raises(AssistantError, match="不是管理员"):
             call(_req("张三"))
-    assert [c.visible for c in admin.show_for(_req("张三"))] == [False, False, True, True]  # content hidden, notice shown
-    assert [c.visible for c in admin.show_for(_req("管理员"))] == [True, True, False, False]
+    assert [c.visible for c in admin.show_for(_req("张三"))] == [False] * 4  # tabs and content hidden
+    assert [c.visible for c in admin.show_for(_req(None))] == [False] * 4
+    assert [c.visible for c in admin.show_for(_req("管理员"))] == [True] * 4
     assert admin.on_stats_tab(30, _req("张三")) == (gr.skip(),) * 6  # opening the tab does nothing for a reader
 
     rows = admin.feedback_list("new", _req("管理员"))
@@ -364,6 +365,52 @@ def test_log_in_ask_reload_and_resume_in_the_browser(office_page):
             page.locator("button[role=tab][data-tab-id=stats]:visible").first.click()
             page.wait_for_selector("#stats-summary .stats-summary", timeout=20_000)
             assert "提问 1 次" in page.locator("#stats-summary").inner_text()
+            browser.close()
+    finally:
+        demo.close()
+
+
+@pytest.mark.integration
+def test_admin_tabs_show_only_after_an_admin_logs_in(office_page):
+    """A reader sees no 反馈/统计 tab at all (not just an empty page); logging out and in as an admin in the same
+    browser shows them, and 统计 opens."""
+    from test_ui_browser import ARGS, CHROMIUM
+
+    from assistant.faces.ui.app import launch
+
+    if not CHROMIUM.is_file():
+        pytest.skip("Debian package chromium is not installed (apt-get install chromium fonts-noto-cjk)")
+    from playwright.sync_api import sync_playwright
+
+    def log_in(page, name: str) -> None:
+        page.goto(url)
+        page.locator("input[type=text], textarea").first.fill(name)
+        page.locator("input[type=password]").fill(PASSWORD)
+        page.get_by_role("button", name=re.compile("登录|Login")).click()
+        page.wait_for_selector("#question textarea", timeout=30_000)
+
+    service, ui, _ = office_page
+    demo = build_app(service, office=ui)
+    _app, url, _ = launch(demo, service.settings, prevent_thread_lock=True, quiet=True)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+            log_in(page, "张三")
+            page.wait_for_timeout(1500)  # the page load's show_for has run by now
+            tabs = page.locator("button[role=tab]:visible")
+            assert "问答" in tabs.all_inner_texts()
+            assert not {"反馈", "统计"} & {t.strip() for t in tabs.all_inner_texts()}
+            assert page.locator("button[role=tab][data-tab-id=stats]:visible, #stats-body:visible").count() == 0
+            assert page.get_by_text("仅限管理员").count() == 0
+
+            page.goto(url.rstrip("/") + "/logout")
+            log_in(page, "管理员")
+            page.wait_for_selector("button[role=tab][data-tab-id=stats]:visible", timeout=20_000)
+            assert {"反馈", "统计"} <= {t.strip() for t in page.locator("button[role=tab]:visible").all_inner_texts()}
+            assert page.locator("button[role=tab][data-tab-id=stats]:visible").count() == 1  # shown once, not duplicated
+            page.locator("button[role=tab][data-tab-id=stats]:visible").first.click()
+            page.wait_for_selector("#stats-summary .stats-summary", timeout=20_000)
             browser.close()
     finally:
         demo.close()

@@ -1,6 +1,7 @@
 """Admin pages of the office web UI: 反馈 (review the users' 👍/👎, accept with the correct article or reject) and
 统计 (questions per day, refusal rate per day, top questions, top refused questions and slowest answers as charts,
-and the audit log as CSV). The tabs show for admins only, and every handler checks the role again on the server."""
+and the audit log as CSV). The tabs show for admins only (hidden until the page load finds an admin), and every
+handler checks the role again on the server."""
 
 from __future__ import annotations
 
@@ -26,7 +27,6 @@ STATUS_CHOICES = [("待审核", "new"), ("已接受", "accepted"), ("已驳回",
 STATUS_LABELS = {"new": "待审核", "accepted": "已接受", "rejected": "已驳回"}
 FEEDBACK_HEADERS = ["编号", "时间", "用户", "评价", "问题", "原结果", "意见", "正确答案", "正确条文", "状态", "审核人"]
 TOP_N = 10
-ADMIN_ONLY = '<div class="admin-only">{page}仅限管理员使用。</div>'
 COUNT_AXIS: dict[str, Any] = {"y_lim": [0, None], "y_axis_format": "~g"}  # bars from zero, no trailing zeros
 
 
@@ -155,56 +155,58 @@ class AdminTabs:
             return False
 
     def on_feedback_tab(self, status: str, request: gr.Request) -> Any:
-        """Opening the tab refreshes the list for admins; for anyone else it does nothing (the page says why)."""
+        """Opening the tab refreshes the list for admins; for anyone else it does nothing."""
         return self.feedback_list(status, request) if self._is_admin(request) else gr.skip()
 
     def on_stats_tab(self, days: float, request: gr.Request) -> Any:
         return self.stats(days, request) if self._is_admin(request) else (gr.skip(),) * 6
 
     def show_for(self, request: gr.Request) -> tuple:
-        """On page load: the admin pages' content for admins only, a notice for everyone else (the handlers check the
-        role anyway). The tabs themselves stay: gradio 6 duplicates a tab whose visibility an event changes, and the
-        duplicate cannot be selected. Outputs (反馈 content, 统计 content, notice, notice)."""
+        """On page load: the admin tabs and their content for admins only; anyone else sees neither (the handlers check
+        the role anyway). Gradio's login reloads the page, so an admin logging in gets them. Outputs (反馈 tab, 统计 tab,
+        反馈 content, 统计 content)."""
         admin = self._is_admin(request)
-        return gr.Column(visible=admin), gr.Column(visible=admin), gr.HTML(visible=not admin), gr.HTML(visible=not admin)
+        return gr.Tab(visible=admin), gr.Tab(visible=admin), gr.Column(visible=admin), gr.Column(visible=admin)
 
     # ------------------------------------------------------------------ layout
 
     def build(self, demo: gr.Blocks) -> None:
-        with gr.Tab("反馈", id="review") as feedback_tab:
-            notice_fb = gr.HTML(ADMIN_ONLY.format(page="反馈审核"), js_on_load=None, elem_id="fb-admin-only")
-            with gr.Column(visible=False, elem_id="fb-body") as feedback_body:
-                with gr.Row():
-                    status = gr.Dropdown(STATUS_CHOICES, value="new", label="状态", scale=1, elem_id="fb-status")
-                    refresh = gr.Button("刷新", size="sm", scale=0, elem_id="fb-refresh")
-                table = gr.Dataframe(headers=FEEDBACK_HEADERS, value=[], interactive=False, wrap=True, elem_id="fb-table")
-                chosen = gr.State(None)
-                detail = gr.HTML('<div class="fb-detail">点击上表中的一行查看并审核。</div>', js_on_load=None, elem_id="fb-detail")
-                article = gr.Textbox(label="正确条文（《文件名》第N条，多条用；分隔；接受对“未回答”的差评时必填）", elem_id="fb-article")
-                keypoints = gr.Textbox(label="要点（可选，用；分隔，评测时检查回答是否包含）", elem_id="fb-keypoints")
-                note = gr.Textbox(label="审核意见（可选）", elem_id="fb-note")
-                with gr.Row():
-                    accept = gr.Button("接受", variant="primary", elem_id="fb-accept")
-                    reject = gr.Button("驳回", variant="stop", elem_id="fb-reject")
-                result = gr.HTML(js_on_load=None, elem_id="fb-result")
-        with gr.Tab("统计", id="stats") as stats_tab:
-            notice_stats = gr.HTML(ADMIN_ONLY.format(page="统计"), js_on_load=None, elem_id="stats-admin-only")
-            with gr.Column(visible=False, elem_id="stats-body") as stats_body:
-                with gr.Row():
-                    days = gr.Number(30, label="统计最近天数", precision=0, minimum=1, maximum=3660, elem_id="stats-days")
-                    refresh_stats = gr.Button("刷新统计", size="sm", elem_id="stats-refresh")
-                    csv_button = gr.Button("导出审计日志 CSV", size="sm", elem_id="audit-csv")
-                csv_file = gr.File(label="审计日志", interactive=False, visible=False, elem_id="audit-file")
-                summary = gr.HTML(js_on_load=None, elem_id="stats-summary")
-                with gr.Row():
-                    per_day = gr.BarPlot(x="日期", y="提问数", title="每日提问数", elem_id="stats-per-day", **COUNT_AXIS)
-                    refusal = gr.BarPlot(x="日期", y="拒答率（%）", title="每日拒答率（%）", elem_id="stats-refusal", y_lim=[0, 100],
-                                         y_axis_format="~g")  # fmt: skip
-                with gr.Row():
-                    top = gr.BarPlot(x="问题", y="次数", title="最常问的问题", sort="-y", elem_id="stats-top", **COUNT_AXIS)
-                    top_refused = gr.BarPlot(x="问题", y="次数", title="最常被拒答的问题", sort="-y", elem_id="stats-refused", **COUNT_AXIS)
-                slowest = gr.BarPlot(x="问题", y="用时（秒）", title="最慢的回答", sort="-y", elem_id="stats-slowest", y_lim=[0, None],
-                                     y_axis_format=".1f")  # fmt: skip
+        with (
+            gr.Tab("反馈", id="review", visible=False) as feedback_tab,
+            gr.Column(visible=False, elem_id="fb-body") as feedback_body,
+        ):
+            with gr.Row():
+                status = gr.Dropdown(STATUS_CHOICES, value="new", label="状态", scale=1, elem_id="fb-status")
+                refresh = gr.Button("刷新", size="sm", scale=0, elem_id="fb-refresh")
+            table = gr.Dataframe(headers=FEEDBACK_HEADERS, value=[], interactive=False, wrap=True, elem_id="fb-table")
+            chosen = gr.State(None)
+            detail = gr.HTML('<div class="fb-detail">点击上表中的一行查看并审核。</div>', js_on_load=None, elem_id="fb-detail")
+            article = gr.Textbox(label="正确条文（《文件名》第N条，多条用；分隔；接受对“未回答”的差评时必填）", elem_id="fb-article")
+            keypoints = gr.Textbox(label="要点（可选，用；分隔，评测时检查回答是否包含）", elem_id="fb-keypoints")
+            note = gr.Textbox(label="审核意见（可选）", elem_id="fb-note")
+            with gr.Row():
+                accept = gr.Button("接受", variant="primary", elem_id="fb-accept")
+                reject = gr.Button("驳回", variant="stop", elem_id="fb-reject")
+            result = gr.HTML(js_on_load=None, elem_id="fb-result")
+        with (
+            gr.Tab("统计", id="stats", visible=False) as stats_tab,
+            gr.Column(visible=False, elem_id="stats-body") as stats_body,
+        ):
+            with gr.Row():
+                days = gr.Number(30, label="统计最近天数", precision=0, minimum=1, maximum=3660, elem_id="stats-days")
+                refresh_stats = gr.Button("刷新统计", size="sm", elem_id="stats-refresh")
+                csv_button = gr.Button("导出审计日志 CSV", size="sm", elem_id="audit-csv")
+            csv_file = gr.File(label="审计日志", interactive=False, visible=False, elem_id="audit-file")
+            summary = gr.HTML(js_on_load=None, elem_id="stats-summary")
+            with gr.Row():
+                per_day = gr.BarPlot(x="日期", y="提问数", title="每日提问数", elem_id="stats-per-day", **COUNT_AXIS)
+                refusal = gr.BarPlot(x="日期", y="拒答率（%）", title="每日拒答率（%）", elem_id="stats-refusal", y_lim=[0, 100],
+                                     y_axis_format="~g")  # fmt: skip
+            with gr.Row():
+                top = gr.BarPlot(x="问题", y="次数", title="最常问的问题", sort="-y", elem_id="stats-top", **COUNT_AXIS)
+                top_refused = gr.BarPlot(x="问题", y="次数", title="最常被拒答的问题", sort="-y", elem_id="stats-refused", **COUNT_AXIS)
+            slowest = gr.BarPlot(x="问题", y="用时（秒）", title="最慢的回答", sort="-y", elem_id="stats-slowest", y_lim=[0, None],
+                                 y_axis_format=".1f")  # fmt: skip
 
         review_outs = [table, detail, result]
         refresh.click(guarded(self.feedback_list), status, table, api_visibility="private")
@@ -217,6 +219,6 @@ class AdminTabs:
         refresh_stats.click(guarded(self.stats), days, stats_outs, api_visibility="private")
         csv_button.click(guarded(self.audit_csv), days, csv_file, api_visibility="private")
 
-        demo.load(self.show_for, None, [feedback_body, stats_body, notice_fb, notice_stats], api_visibility="private")
+        demo.load(self.show_for, None, [feedback_tab, stats_tab, feedback_body, stats_body], api_visibility="private")
         feedback_tab.select(guarded(self.on_feedback_tab), status, table, api_visibility="private")
         stats_tab.select(guarded(self.on_stats_tab), days, stats_outs, api_visibility="private")
