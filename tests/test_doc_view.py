@@ -280,6 +280,27 @@ def test_repealed_document_is_searchable_but_not_answered_from(kb):
     assert any(c.chunk.title == title for c in kb.ask(REPORT_Q).citations)
 
 
+def test_one_question_reads_the_repeal_list_once(kb, monkeypatch):
+    """废止.txt sizes the search and marks its hits: one read per question, with or without a list."""
+    set_repealed(kb, "示例廉政规定", True)
+    reads: list[Path] = []
+    read_text = Path.read_text
+
+    def counting(self, *args, **kwargs):
+        if self.name == REPEAL_FILE:
+            reads.append(self)
+        return read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", counting)
+    answer = kb.ask(REPORT_Q)
+    assert "《示例廉政规定》已废止，未据以回答（仍可在检索中查看）" in answer.notes
+    assert len(reads) == 1
+    (kb.settings.knowledge_dir / REPEAL_FILE).unlink()
+    reads.clear()
+    kb.ask(REPORT_Q)
+    assert len(reads) == 1  # one attempt when there is no list either
+
+
 # ---------------------------------------------------------------- in Chromium: ask, click [1], read the 原文
 
 

@@ -335,10 +335,13 @@ class AssistantService:
         kinds: Sequence[str] = (),
         extra: tuple[str, ...] | None = None,
         reader: IndexReader | None = None,
+        repealed: frozenset[str] | None = None,
     ) -> list[Hit]:
         """Top-k hits; ``kinds`` keeps only chunks of those document kinds (drafting asks for regulations or lists).
-        ``extra``: rewordings searched beside the question (default: the LLM's regulation wording, when configured)."""
+        ``extra``: rewordings searched beside the question (default: the LLM's regulation wording, when configured).
+        ``repealed``: the 已废止 titles when the caller has read them already (default: read 废止.txt)."""
         self.check_question(query)
+        repealed = self.repealed() if repealed is None else repealed
         extra = self.reworded(query) if extra is None else extra
         mode = mode or self.settings.mode
         reader = reader or self.reader()
@@ -355,10 +358,10 @@ class AssistantService:
         )
         k = k or self.settings.top_k
         if not kinds:
-            return mark_repealed_hits(official_first(retriever.search(query, k, extra)), self.repealed())
+            return mark_repealed_hits(official_first(retriever.search(query, k, extra)), repealed)
         # Over-fetch, then filter: the wanted kind may be a small share of the index.
         wanted = [h for h in retriever.search(query, max(k * 10, 80), extra) if h.chunk.kind in kinds][:k]
-        return mark_repealed_hits(official_first(wanted), self.repealed())
+        return mark_repealed_hits(official_first(wanted), repealed)
 
     def repealed(self) -> frozenset[str]:
         """Titles an admin marked 已废止 (废止.txt in the knowledge folder): searchable as history, never answered from."""
@@ -376,7 +379,8 @@ class AssistantService:
         extra = self.reworded(query)
         reader = self.reader()  # one generation for the whole answer, even when an ingest commits meanwhile
         k = self.settings.top_k
-        found = self.search(query, k=2 * k if self.repealed() else k, mode=mode, extra=extra, reader=reader)
+        titles = self.repealed()  # read once: it sizes the search and marks its hits
+        found = self.search(query, k=2 * k if titles else k, mode=mode, extra=extra, reader=reader, repealed=titles)
         hits, repealed = answerable(found, k)  # a 已废止 document is never answered from
         decision = self.decide(query, hits, mode, extra, reader=reader)
         for item in self.answerer.stream(question, hits, query=query, decision=decision):
