@@ -167,3 +167,20 @@ def test_the_shipped_samples_answer_with_every_citation_form(tmp_path):
     for question, form in cases.items():
         labels = [h.chunk.label for h in svc.search(question, k=3)]
         assert any(re.fullmatch(form, label) for label in labels), (question, labels)
+
+
+def test_documents_are_frozen_records_of_the_manifest(hash_service):
+    import dataclasses
+
+    from assistant.core.types import IndexedDocument
+
+    (hash_service.settings.knowledge_dir / "作风规定.md").write_text(RULE, "utf-8")
+    hash_service.ingest(show_bar=False)
+    (doc,) = hash_service.documents()
+    assert isinstance(doc, IndexedDocument) and doc.path == "作风规定.md" and doc.title == "作风建设规定"
+    assert doc.kind == "regulation" and doc.chunks == 3 and len(doc.sha256) == 64
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        doc.title = "x"  # type: ignore[misc]
+    assert json.loads(json.dumps(doc.to_dict(), ensure_ascii=False))["title"] == "作风建设规定"
+    old = IndexedDocument.from_manifest("scan.pdf", {"sha256": "ab", "chunks": 2, "ocr_pages": [[1, 0.9]]})  # an older entry
+    assert old == IndexedDocument("scan.pdf", sha256="ab", chunks=2, ocr_pages=((1, 0.9),))

@@ -213,13 +213,13 @@ def test_cancel_of_a_background_upload_leaves_the_previous_index(tmp_path):
     assert "已取消" in job.status()
     assert current_generation(svc.kb_dir) == old_gen
     assert not (svc.uploads_dir / upload.name).exists()  # the copied upload is taken out again
-    assert list(svc.documents()) == ["主体责任规定.md"]
+    assert [d.path for d in svc.documents()] == ["主体责任规定.md"]
     assert "廉洁从业补充规定.md" not in {h.chunk.source for h in svc.ask(NEW_QUESTION).hits}
     # The next import runs to the end.
     embedder.armed = False
     done = svc.jobs.start("导入", lambda progress: svc.add_files([upload], progress=progress))
     assert done.wait(60) and done.state == "done" and done.report is not None and done.report.changed
-    assert "uploads/廉洁从业补充规定.md" in svc.documents()
+    assert "uploads/廉洁从业补充规定.md" in {d.path for d in svc.documents()}
 
 
 # ---------------------------------------------------------------- provenance of uploads
@@ -276,7 +276,7 @@ def test_promote_moves_an_upload_into_the_knowledge_folder(hash_service, tmp_pat
     own = tmp_path / "兼职规定.md"
     own.write_text(NEW_RULE, "utf-8")
     hash_service.add_files([own], kind="regulation")
-    assert "uploads/兼职规定.md" in hash_service.documents()
+    assert "uploads/兼职规定.md" in {d.path for d in hash_service.documents()}
 
     with pytest.raises(AssistantError, match="已是正式文件"):
         hash_service.promote("rule.md")
@@ -285,8 +285,8 @@ def test_promote_moves_an_upload_into_the_knowledge_folder(hash_service, tmp_pat
     out = capsys.readouterr().out
     assert "已转为正式文件：兼职规定.md" in out
     assert (settings.knowledge_dir / "兼职规定.md").is_file() and not (hash_service.uploads_dir / "兼职规定.md").exists()
-    docs = hash_service.documents()
-    assert "兼职规定.md" in docs and "uploads/兼职规定.md" not in docs and docs["兼职规定.md"]["kind"] == "regulation"
+    docs = {d.path: d for d in hash_service.documents()}
+    assert "兼职规定.md" in docs and "uploads/兼职规定.md" not in docs and docs["兼职规定.md"].kind == "regulation"
     ans = hash_service.ask(NEW_QUESTION)
     assert ans.citations[0].chunk.source == "兼职规定.md" and "用户上传" not in ans.citations[0].label
     # Promoting again: it is not an upload any more; a name clash in the knowledge folder is refused.

@@ -155,7 +155,7 @@ def test_serve_command_serves_then_ingests_in_the_background(tmp_path):
         while time.monotonic() < deadline and proc.poll() is None and not any("索引已更新" in x for x in lines):
             time.sleep(0.2)  # the ingest runs after the server is up
         settings = Settings(knowledge_dir=tmp_path / "knowledge", index_dir=tmp_path / "index", embedder="hash")
-        docs = list(build(settings).documents())
+        docs = [d.path for d in build(settings).documents()]
     finally:
         proc.terminate()
         proc.wait(timeout=30)

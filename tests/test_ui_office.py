@@ -436,7 +436,7 @@ def test_only_editors_change_a_knowledge_base_from_the_page(office_page):
     remove = next(f for f in demo.fns.values() if any(t[0] == button for t in f.targets))
     with pytest.raises(gr.Error, match="不能修改知识库 default"):
         list(remove.fn("主体责任规定.md", _req("张三")))
-    assert set(service.documents()) == {"主体责任规定.md"}
+    assert [d.path for d in service.documents()] == ["主体责任规定.md"]
     assert ui.editor(_req("管理员"), "default").name == "管理员"
     ui.office.accounts.set_role("张三", "editor")
     ui.office.accounts.grant("张三", "default", role="editor")

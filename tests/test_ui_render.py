@@ -117,8 +117,10 @@ def test_answer_payload_is_plain_data():
 
 
 def test_knowledge_base_views():
+    from assistant.core.types import IndexedDocument
+
     rows = render.document_rows(
-        {"b.md": {"title": "乙", "kind": "list", "version": "", "chunks": 3}, "a.md": {"title": "<i>甲</i>", "kind": "regulation", "version": "2023", "chunks": 9}}
+        [IndexedDocument("b.md", title="乙", kind="list", chunks=3), IndexedDocument("a.md", title="<i>甲</i>", kind="regulation", version="2023", chunks=9)]
     )
     assert rows == [["a.md", "<i>甲</i>", "法规制度", "2023", 9], ["b.md", "乙", "责任清单", "", 3]]
     from assistant.core.types import KbStats

@@ -17,7 +17,18 @@ from assistant.core.errors import AssistantError, IngestError
 from assistant.core.messages import error, say
 from assistant.core.protocols import Answerer, Embedder, Reworder, Rewriter
 from assistant.core.settings import Settings
-from assistant.core.types import DOC_KINDS, UPLOADS_PREFIX, Answer, Chunk, Decision, DocumentStatus, Hit, KbStats, final_answer
+from assistant.core.types import (
+    DOC_KINDS,
+    UPLOADS_PREFIX,
+    Answer,
+    Chunk,
+    Decision,
+    DocumentStatus,
+    Hit,
+    IndexedDocument,
+    KbStats,
+    final_answer,
+)
 from assistant.index.retrieval import IndexReader, make_retriever
 from assistant.index.store import current_generation, ensure_intact, list_kbs, read_manifest
 from assistant.ingest.loaders import LOADERS, check_size, file_hash, supported
@@ -161,7 +172,7 @@ class AssistantService:
         kinds = self._kinds()
         excluded = self._excluded()
         refused: list[FileResult] = []
-        known = {info.get("sha256"): rel for rel, info in self.documents().items()}
+        known = {d.sha256: d.path for d in self.documents() if d.sha256}
         backups: dict[str, bytes | None] = {}
         for p in map(Path, paths):
             rel = f"uploads/{p.name}"
@@ -288,8 +299,10 @@ class AssistantService:
         """Every document with its status (indexed / pending / changed / failed / duplicate / ...) and the reason."""
         return document_status(self.sources(), self.kb_dir, self._kinds(), self._excluded())
 
-    def documents(self) -> dict[str, dict]:
-        return read_manifest(current_generation(self.kb_dir))["files"]
+    def documents(self) -> list[IndexedDocument]:
+        """The files in the live index, by path."""
+        files = read_manifest(current_generation(self.kb_dir))["files"]
+        return [IndexedDocument.from_manifest(rel, entry) for rel, entry in sorted(files.items())]
 
     def stats(self) -> KbStats:
         gen = current_generation(self.kb_dir)

@@ -6,7 +6,7 @@ import dataclasses
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 DOC_KINDS = ("regulation", "list", "report", "other")
 # How every face names a document kind (facts: the user's own material while drafting).
@@ -241,6 +241,41 @@ class DocumentStatus:
     warnings: tuple[str, ...] = ()
     ocr_pages: tuple[tuple[int, float], ...] = ()
     ocr_low: tuple[tuple[int, float], ...] = ()
+
+    def to_dict(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class IndexedDocument:
+    """One file in a knowledge base's live index, as its manifest records it (the 知识库 page's table).
+
+    ``kind_override``: the kind a user chose on upload, else empty; ``ocr_pages``: (page, confidence) read by OCR."""
+
+    path: str
+    sha256: str = ""
+    title: str = ""
+    kind: str = ""
+    kind_override: str = ""
+    version: str = ""
+    chunks: int = 0
+    warnings: tuple[str, ...] = ()
+    ocr_pages: tuple[tuple[int, float], ...] = ()
+
+    @classmethod
+    def from_manifest(cls, path: str, entry: dict[str, Any]) -> IndexedDocument:
+        """From a manifest's file entry; fields an older index did not record stay empty."""
+        return cls(
+            path=path,
+            sha256=entry.get("sha256") or "",
+            title=entry.get("title") or "",
+            kind=entry.get("kind") or "",
+            kind_override=entry.get("kind_override") or "",
+            version=entry.get("version") or "",
+            chunks=int(entry.get("chunks") or 0),
+            warnings=tuple(entry.get("warnings") or ()),
+            ocr_pages=tuple((int(page), float(conf)) for page, conf in entry.get("ocr_pages") or ()),
+        )
 
     def to_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)

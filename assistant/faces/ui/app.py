@@ -251,7 +251,7 @@ def _kb_view(service: AssistantService) -> tuple:
     return (
         render.stats_html(service.stats()),
         render.document_rows(docs),
-        gr.Dropdown(choices=sorted(docs), value=None),
+        gr.Dropdown(choices=[d.path for d in docs], value=None),
     )
 
 

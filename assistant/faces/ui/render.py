@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from assistant.core.types import KIND_LABELS, MARKER, OUTCOME_LABELS, UNSUPPORTED_MARK, Answer, Citation, KbStats
+from assistant.core.types import KIND_LABELS, MARKER, OUTCOME_LABELS, UNSUPPORTED_MARK, Answer, Citation, IndexedDocument, KbStats
 
 # Characters that HTML, Markdown (links, emphasis, code, tables) or KaTeX ($) would interpret.
 _SPECIAL = {c: f"&#{ord(c)};" for c in "&<>\"'`*_[]()#|~$!\\{}=+-"}
@@ -155,12 +155,9 @@ def sources_pending() -> str:
     return '<div class="sources empty">正在检索相关条文…</div>'
 
 
-def document_rows(documents: Mapping[str, Mapping]) -> list[list]:
+def document_rows(documents: Sequence[IndexedDocument]) -> list[list]:
     """Rows for the knowledge-base table: file, title, kind, version, chunk count."""
-    return [
-        [rel, d.get("title", ""), KIND_LABELS.get(d.get("kind", ""), d.get("kind", "")), d.get("version", ""), d.get("chunks", 0)]
-        for rel, d in sorted(documents.items())
-    ]
+    return [[d.path, d.title, KIND_LABELS.get(d.kind, d.kind), d.version, d.chunks] for d in sorted(documents, key=lambda d: d.path)]
 
 
 def _size(n: int) -> str:
