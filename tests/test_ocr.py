@@ -362,3 +362,78 @@ def test_scanned_pdf_is_ingested_and_its_articles_are_found_by_search(corpus_dir
     entry = svc.document_status()[0]
     assert [p for p, _c in entry.ocr_pages] == [1, 2] and all(c >= 0.95 for _p, c in entry.ocr_pages)
     assert entry.ocr_low == ()
+
+
+# ---------------------------------------------------------------- the OCR cache: a re-chunk or --rebuild reads no scan again
+
+
+def _chunks(svc) -> list[tuple[str, str, str]]:
+    return sorted((c.source, c.article, c.text) for c in svc.reader().chunks)
+
+
+def test_ocr_results_are_cached_per_file_and_engine_across_a_rebuild(tmp_path, monkeypatch):
+    """A scanned PDF and a photo: the --rebuild reads both from the cache (no OCR call, the same chunks); a damaged
+    entry is OCR'd again and rewritten; a removed file's entry goes with it (a stand-in OCR result)."""
+    from PIL import Image
+
+    from assistant.app.compose import build
+    from assistant.core.settings import Settings
+    from assistant.ingest import ocr
+
+    kdir = tmp_path / "knowledge"
+    kdir.mkdir()
+    make_scan_pdf(kdir / "扫描件.pdf", [Image.new("L", (600, 800), 255), Image.new("L", (601, 800), 255)])
+    Image.new("L", (400, 300), 255).save(kdir / "照片.png")
+    pages = {600: "某单位作风建设规定\n第一条为了加强作风建设，制定本规定。", 601: "第二条本规定自发布之日起施行。",
+             400: "某单位值班规定\n第一条节假日实行领导带班制度。"}  # fmt: skip
+    calls: list[int] = []
+
+    def stand_in(image) -> ocr.OcrPage:
+        calls.append(image.width)
+        return ocr.OcrPage(pages[image.width], 0.97, 0.01, boxes=2)
+
+    monkeypatch.setattr(ocr, "ocr_image", stand_in)
+    svc = build(Settings(knowledge_dir=kdir, index_dir=tmp_path / "index", embedder="hash", mode="bm25"))
+    svc.ingest(show_bar=False)
+    assert sorted(calls) == [400, 600, 601]
+    first = _chunks(svc)
+    assert any("节假日实行领导带班制度" in text for _s, _a, text in first)
+    cache = svc.kb_dir / "ocr-cache"
+    entries = sorted(cache.iterdir())
+    assert len(entries) == 2 and all(p.suffix == ".json" for p in entries)
+
+    calls.clear()
+    assert svc.ingest(force=True, show_bar=False).changed
+    assert calls == [] and _chunks(svc) == first
+    assert {d.path: d.ocr_pages for d in svc.documents()}["扫描件.pdf"] == ((1, 0.97), (2, 0.97))
+
+    photo = next(p for p in entries if json.loads(p.read_text("utf-8"))["pages"]["1"]["text"].startswith("某单位值班"))
+    photo.write_text('{"engine": "rapidocr', "utf-8")  # a write cut short
+    svc.ingest(force=True, show_bar=False)
+    assert calls == [400] and _chunks(svc) == first
+    assert json.loads(photo.read_text("utf-8"))["engine"] == ocr.engine_version()  # rewritten whole
+
+    (kdir / "照片.png").unlink()
+    svc.ingest(show_bar=False)
+    assert sorted(cache.iterdir()) == [p for p in entries if p != photo]
+
+
+@pytest.mark.integration
+def test_a_rendered_scan_is_not_ocrd_again_on_rebuild(rule_page, tmp_path, monkeypatch):
+    """The real models on a rendered page (half full) once; the --rebuild gives the same chunks without running them."""
+    from assistant.app.compose import build
+    from assistant.core.settings import Settings
+    from assistant.ingest import ocr
+
+    kdir = tmp_path / "knowledge"
+    kdir.mkdir()
+    make_scan_pdf(kdir / "主体责任规定扫描件.pdf", [degrade(rule_page.image, "noisy", seed=3)])
+    svc = build(Settings(knowledge_dir=kdir, index_dir=tmp_path / "index", embedder="hash", mode="bm25"))
+    runs: list[int] = []
+    real = ocr._run_models
+    monkeypatch.setattr(ocr, "_run_models", lambda bgr: (runs.append(1), real(bgr))[1])
+    svc.ingest(show_bar=False)
+    first = _chunks(svc)
+    assert runs == [1] and set(rule_page.articles) <= {a for _s, a, _t in first}
+    svc.ingest(force=True, show_bar=False)
+    assert runs == [1] and _chunks(svc) == first

@@ -23,18 +23,30 @@ on the test scans (benchmarks/bench_ocr.py) the confidence tracks character accu
 Progress: a loader that OCRs page after page calls `report_page(done, total)`; whoever runs it (the ingest
 pipeline) listens with `with page_progress(callback):` — a context variable, so concurrent ingests in other
 threads do not hear each other.
+
+Cache: a page takes 3-5 s, and re-chunking (a new chunker, `--rebuild`) reads every file again. Within
+`with ocr_cache(folder):` (the ingest pipeline names the folder) loaders keep a file's OCR'd pages in one JSON per
+file content (sha256) and engine (`engine_version()`), written atomically; an unreadable entry is OCR'd again and
+rewritten. `prune_cache` drops the entries of files no longer indexed (their text must not outlive them).
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
+import functools
+import hashlib
 import io
+import json
+import logging
 import math
+import os
 import re
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,10 +56,13 @@ from PIL import Image, ImageOps
 
 from assistant.text.structure import CN_NUM
 
+log = logging.getLogger(__name__)
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 MIN_SCORE = 0.5  # boxes recognised below this are dropped from the text (rapidocr's own default)
 MAX_SIDE = 2000  # longer pages are scaled down to this first (rapidocr's default limit)
 LOW_CONFIDENCE = 0.90  # pages below this are flagged: expect about one wrong character in ten or worse
+LAYOUT_VERSION = 1  # bump when the reading-order code here changes a page's text: cached pages are then OCR'd again
 
 _UNIT_START = re.compile(
     rf"^(?:第[{CN_NUM}\d]+[编章节条](?:之[{CN_NUM}]+)?|[{CN_NUM}]+、|[（(][{CN_NUM}\d]+[）)]|[{CN_NUM}]+是|\d+[.．、](?!\d)|附件|附则|附录)"
@@ -108,6 +123,102 @@ def report_page(done: int, total: int) -> None:
     callback = _progress.get()
     if callback is not None:
         callback(done, total)
+
+
+_cache_dir: contextvars.ContextVar[Path | None] = contextvars.ContextVar("ocr_cache_dir", default=None)
+
+
+@contextlib.contextmanager
+def ocr_cache(folder: Path) -> Iterator[None]:
+    """Within the block, OCR loaders keep each file's pages in ``folder`` and read them back instead of OCR."""
+    token = _cache_dir.set(Path(folder))
+    try:
+        yield
+    finally:
+        _cache_dir.reset(token)
+
+
+@functools.cache
+def engine_version() -> str:
+    """What a cached page was read with: the recogniser's package version and this module's layout and limits."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        engine_pkg = version("rapidocr-onnxruntime")
+    except PackageNotFoundError:
+        engine_pkg = "none"
+    return f"rapidocr-onnxruntime {engine_pkg}; layout {LAYOUT_VERSION}; min_score {MIN_SCORE}; max_side {MAX_SIDE}"
+
+
+def _engine_tag() -> str:
+    return hashlib.sha256(engine_version().encode("utf-8")).hexdigest()[:12]
+
+
+class PageCache:
+    """One file's OCR'd pages (numbered from 1) in the cache folder of the surrounding ``ocr_cache``; without one,
+    nothing is kept. ``get`` a page, ``put`` what OCR read, ``save`` at the end."""
+
+    def __init__(self, data: bytes) -> None:
+        folder = _cache_dir.get()
+        self.path = folder / f"{hashlib.sha256(data).hexdigest()}-{_engine_tag()}.json" if folder is not None else None
+        self.pages: dict[int, OcrPage] = _read_entry(self.path) if self.path is not None else {}
+        self.changed = False
+
+    def get(self, n: int) -> OcrPage | None:
+        return self.pages.get(n)
+
+    def put(self, n: int, page: OcrPage) -> None:
+        self.pages[n] = page
+        self.changed = True
+
+    def save(self) -> None:
+        """Write the entry atomically (a crash leaves the old one or none); a failed write only costs the next OCR."""
+        if self.path is None or not self.changed:
+            return
+        data = {"engine": engine_version(), "pages": {str(n): dataclasses.asdict(p) for n, p in sorted(self.pages.items())}}
+        tmp = ""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=self.path.parent)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(data, f, ensure_ascii=False)
+            os.replace(tmp, self.path)
+        except OSError as e:
+            log.warning("OCR cache entry %s not written (%s)", self.path.name, e.strerror or type(e).__name__)
+            with contextlib.suppress(OSError):
+                if tmp:
+                    os.unlink(tmp)
+        else:
+            self.changed = False
+
+
+def _read_entry(path: Path) -> dict[int, OcrPage]:
+    try:
+        raw = json.loads(path.read_text("utf-8"))
+        if raw["engine"] != engine_version():  # a clash of the short tag: not this engine's pages
+            return {}
+        return {
+            int(n): OcrPage(str(p["text"]), float(p["confidence"]), float(p["seconds"]), int(p["angle"]), float(p["skew"]), int(p["boxes"]))
+            for n, p in raw["pages"].items()
+        }
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:  # a damaged entry: OCR again, rewrite
+        log.warning("OCR cache entry %s unreadable (%s); the file is OCR'd again", path.name, type(e).__name__)
+        return {}
+
+
+def prune_cache(folder: Path, keep: Collection[str]) -> int:
+    """Delete the entries in ``folder`` but those of the files with a sha256 in ``keep`` read by this engine (and
+    leftovers of interrupted writes); returns how many went."""
+    wanted = {f"{digest}-{_engine_tag()}.json" for digest in keep}
+    gone = 0
+    for p in Path(folder).glob("*.json") if Path(folder).is_dir() else ():
+        if p.name not in wanted:
+            with contextlib.suppress(OSError):
+                p.unlink()
+                gone += 1
+    return gone
 
 
 _engine: Any = None

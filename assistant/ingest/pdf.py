@@ -90,7 +90,7 @@ def load_pdf(path: Path) -> tuple[str, dict]:
     if not pages:
         raise IngestError(path, "没有页面", "检查文件")
     page_lines = [[ln.strip() for ln in normalize(t).split("\n") if ln.strip()] for t in pages]
-    scan = _ocr_scanned_pages(path, reader, page_lines)
+    scan = _ocr_scanned_pages(reader, page_lines, ocr.PageCache(data))
     chars = sum(len(line) for lines in page_lines for line in lines)
     if chars < MIN_CHARS_PER_PAGE * len(pages):
         raise _no_text_error(path, len(pages), chars, scan)
@@ -119,33 +119,38 @@ class _Scan:
     unavailable: str = ""  # why the OCR engine could not run
 
 
-def _ocr_scanned_pages(path: Path, reader, page_lines: list[list[str]]) -> _Scan:
-    """Pages with (almost) no text layer but an image are OCR'd in place. page_lines[i] becomes the OCR'd text;
-    a few characters of text layer that the OCR'd text does not contain (a cover whose title is text and whose
-    letterhead is an image) stay in front of it."""
+def _ocr_scanned_pages(reader, page_lines: list[list[str]], cache: ocr.PageCache) -> _Scan:
+    """Pages with (almost) no text layer but an image are OCR'd in place (or taken from ``cache``). page_lines[i]
+    becomes the OCR'd text; a few characters of text layer that the OCR'd text does not contain (a cover whose title
+    is text and whose letterhead is an image) stay in front of it."""
     scan = _Scan()
     todo = [i for i, lines in enumerate(page_lines) if sum(map(len, lines)) < MIN_CHARS_PER_PAGE]
     todo = [i for i in todo if ocr.page_image_count(reader.pages[i])]
     scan.tried = len(todo)
-    for k, i in enumerate(todo):
-        image = ocr.page_image(reader.pages[i])
-        if image is None:
-            scan.undecodable += 1
-        else:
-            try:
-                res = ocr.ocr_image(image)
-            except ocr.OcrUnavailable as e:
-                scan.unavailable = str(e)[:100]
-                return scan
-            except (OSError, ValueError, SyntaxError):  # a broken image stream
+    try:
+        for k, i in enumerate(todo):
+            res = cache.get(i + 1)
+            image = ocr.page_image(reader.pages[i]) if res is None else None
+            if res is None and image is None:
                 scan.undecodable += 1
-                res = None
+            elif res is None:
+                try:
+                    res = ocr.ocr_image(image)
+                except ocr.OcrUnavailable as e:
+                    scan.unavailable = str(e)[:100]
+                    return scan
+                except (OSError, ValueError, SyntaxError):  # a broken image stream
+                    scan.undecodable += 1
+                else:
+                    cache.put(i + 1, res)
             lines = [ln.strip() for ln in normalize(res.text).split("\n") if ln.strip()] if res is not None else []
             if lines and res is not None:
                 layer, got = (re.sub(r"\s+", "", "".join(x)) for x in (page_lines[i], lines))
                 page_lines[i] = lines if layer in got else [*page_lines[i], *lines]
                 scan.pages.append((i + 1, res.confidence))
-        ocr.report_page(k + 1, len(todo))
+            ocr.report_page(k + 1, len(todo))
+    finally:
+        cache.save()  # the pages read so far, even when a later one fails
     return scan
 
 
@@ -175,15 +180,23 @@ def load_image(path: Path) -> tuple[str, dict]:
     page_lines: list[list[str]] = []
     ocr_pages: list[tuple[int, float]] = []
     try:
-        with Image.open(path) as im:
+        data = path.read_bytes()
+        cache = ocr.PageCache(data)
+        with Image.open(io.BytesIO(data)) as im:
             total = getattr(im, "n_frames", 1) or 1
-            for i, frame in enumerate(ocr.image_frames(im)):
-                res = ocr.ocr_image(frame)
-                lines = [ln.strip() for ln in normalize(res.text).split("\n") if ln.strip()]
-                page_lines.append(lines)
-                if lines:
-                    ocr_pages.append((i + 1, res.confidence))
-                ocr.report_page(i + 1, total)
+            try:
+                for i, frame in enumerate(ocr.image_frames(im)):
+                    res = cache.get(i + 1)
+                    if res is None:
+                        res = ocr.ocr_image(frame)
+                        cache.put(i + 1, res)
+                    lines = [ln.strip() for ln in normalize(res.text).split("\n") if ln.strip()]
+                    page_lines.append(lines)
+                    if lines:
+                        ocr_pages.append((i + 1, res.confidence))
+                    ocr.report_page(i + 1, total)
+            finally:
+                cache.save()  # the pages read so far, even when a later one fails
     except Image.DecompressionBombError as e:
         raise IngestError(path, f"图片过大（{str(e)[:60]}）", "缩小到 A4 300 dpi（约 2500×3500 像素）以内后重新导入") from None
     except ocr.OcrUnavailable as e:

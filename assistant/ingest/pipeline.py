@@ -32,7 +32,7 @@ from assistant.index.store import (
 from assistant.ingest.chunking import CHUNKER_VERSION, chunk_document
 from assistant.ingest.embed import EmbedAhead, add_vectors
 from assistant.ingest.loaders import LOADERS, check_size, file_hash, load_document, supported
-from assistant.ingest.ocr import LOW_CONFIDENCE, page_progress
+from assistant.ingest.ocr import LOW_CONFIDENCE, ocr_cache, page_progress, prune_cache
 from assistant.text import tokenize
 from assistant.text.thesaurus import is_thesaurus_file
 
@@ -42,6 +42,7 @@ SKIP_NAMES = {"readme.md", "readme.txt", "license", "license.md", "license.txt",
               "废止.txt"}  # 废止.txt: the titles an admin marked 已废止 (app.documents.REPEAL_FILE)
 
 Progress = Callable[[float, str], None]
+OCR_CACHE = "ocr-cache"  # in the knowledge base's index folder: pages read by OCR, per file content (ocr.ocr_cache)
 
 
 # What happened to each file in an ingest, as the summary line shows it.
@@ -349,6 +350,7 @@ def ingest(
     note = progress or (lambda frac, desc: None)
     check_required(sources)
     with writer_lock(kb_dir), ExitStack() as cleanup:
+        cleanup.enter_context(ocr_cache(kb_dir / OCR_CACHE))  # a re-chunk or --rebuild does not OCR the scans again
         gen = current_generation(kb_dir)
         warnings: list[str] = []
         damaged = check_generation(gen) if gen is not None else lost_manifest(kb_dir)
@@ -460,6 +462,7 @@ def ingest(
         report.generation, report.embedded = write_generation(
             kb_dir, ahead, chunks, [t for _, t in kept], manifest, bm25, seed=not damaged, force=force, note=note, chroma_url=chroma_url,
         )
+        prune_cache(kb_dir / OCR_CACHE, {f.get("sha256", "") for f in manifest_files.values()})  # a removed file's text goes
         report.chunks = len(chunks)
         report.changed = True
         report.seconds = time.perf_counter() - t0
