@@ -125,6 +125,19 @@ def test_english_words_nobody_knows_are_left_out_of_one_dense_variant():
     assert "avoid" in plan.tokens  # still searched by BM25 and counted by coverage
 
 
+def test_a_question_about_two_documents_gets_both_into_the_top_five():
+    from assistant.index.query import Analyzer, cover_sides
+
+    titles = ["中国共产党纪律处分条例", "中华人民共和国公职人员政务处分法", "中华人民共和国监察法", "中华人民共和国监察法实施条例"]
+    a = Analyzer(Thesaurus(), set(), {}, titles)
+    assert a.plan("违规经商，党纪处分和政务处分各怎么定？").sides == (frozenset({titles[0]}), frozenset({titles[1]}))
+    assert a.plan("监察法和监察法实施条例各怎么规定？").sides == (frozenset({titles[2]}), frozenset({titles[3]}))
+    assert a.plan("党纪处分有哪几种？").sides == ()
+    by_idx = {i: titles[0] for i in range(8)} | {8: titles[1]}
+    assert cover_sides(list(range(9)), by_idx, a.plan("党纪和政务处分各怎么定").sides) == [0, 8, 1, 2, 3, 4, 5, 6, 7]
+    assert cover_sides([8, *range(8)], by_idx, a.plan("党纪和政务处分各怎么定").sides) == [8, *range(8)]
+
+
 def test_concept_coverage_counts_a_synonym_as_the_word():
     groups = (frozenset({"红包", "礼金"}), frozenset({"处分"}))
     idf = {"礼金": 3.0, "处分": 1.0, "红包": 5.0}

@@ -12,7 +12,7 @@ so 收红包 is covered by a chunk saying 礼金.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -36,6 +36,12 @@ _GENERIC_DOC = {"条例", "准则", "细则", "办法", "党纪条例", "党内�
 _YEAR = re.compile(r"((?:19|20)\d{2})\s*年?(?:版|修订|修正|修改|新)?")
 _DOC_PREFIX = re.compile(r"^(?:中国共产党|中华人民共和国|关于)")
 _DOC_SUFFIX = re.compile(r"[（(]试行[）)]$")
+# The two regimes a cadre most often asks about side by side (党纪和政务处分各怎么定): Party discipline and the state
+# sanctions for public officials. Each maps to the title its answer is in.
+_REGIMES = (
+    (re.compile(r"党纪|党内|党籍|纪律处分"), "中国共产党纪律处分条例"),
+    (re.compile(r"政务|公职"), "中华人民共和国公职人员政务处分法"),
+)
 _FOREIGN = re.compile(r"[a-z][a-z'\-]+")
 _ASCII_RUN = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 
@@ -53,6 +59,7 @@ class QueryPlan:
     corrections: tuple[tuple[str, str], ...] = ()  # (typed, corrected)
     articles: tuple[tuple[str, str], ...] = ()  # (document title or "", 第N条)
     missing: tuple[str, ...] = ()  # documents or versions the question names that the knowledge base does not hold
+    sides: tuple[frozenset[str], ...] = ()  # two or more documents (title sets) the question asks about together
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -257,6 +264,7 @@ class Analyzer:
                 variants.append(e)
                 expansion.extend(t for t in query_tokens(e) if t in self.vocab and t not in tokens)
         articles = self._articles(corrected)
+        sides = self.sides(corrected)
         missing = self.missing(corrected)
         if missing:
             notes.append("知识库中没有：" + "、".join(missing))
@@ -276,6 +284,7 @@ class Analyzer:
             corrections=tuple(fixes),
             articles=articles,
             missing=missing,
+            sides=sides,
             notes=tuple(notes),
         )
 
@@ -307,6 +316,18 @@ class Analyzer:
                             out.append(f"《{title}》{y.group(1)}年版（现有{'、'.join(sorted(held))}年版）")
         return tuple(dict.fromkeys(out))
 
+    def sides(self, text: str) -> tuple[frozenset[str], ...]:
+        """The documents a question asks about together: two it names (监察法和实施条例各怎么规定), or Party discipline
+        and state sanctions (党纪和政务处分分别怎么处理). Versions of one document count once."""
+        found: list[frozenset[str]] = []
+        if self._alias_re is not None:
+            found.extend(frozenset(self.doc_aliases[m.group(0)]) for m in self._alias_re.finditer(text))
+        for pattern, title in _REGIMES:
+            if title in self.titles and pattern.search(text):
+                found.append(frozenset({title}))
+        out = list(dict.fromkeys(found))
+        return tuple(out) if len(set().union(*out)) >= 2 else ()
+
     def _articles(self, text: str) -> tuple[tuple[str, str], ...]:
         refs = [m for m in _ARTICLE_REF.finditer(text)]
         if not refs:
@@ -333,3 +354,19 @@ def coverage(groups: Sequence[frozenset[str]], chunk_tokens: set[str], idf: dict
         if any(t in chunk_tokens for t in g):
             found += w
     return found / total if total else 0.0
+
+
+def cover_sides(order: list[int], titles: Mapping[int, str], sides: Sequence[frozenset[str]], slots: int = 5, at: int = 1) -> list[int]:
+    """Each document a question asks about together gets its best chunk into the first ``slots``: one missing there
+    moves up to place ``at`` + 1, the rest keep their order (a cross-document question needs both in the top 5;
+    dev_mixed hit@5 0.742 → 0.806, the other dev sets unchanged; place 2 and place 5 measured alike, 2 has the better
+    MRR)."""
+    order = list(order)
+    for side in sides:
+        if any(titles[i] in side for i in order[:slots]):
+            continue
+        best = next((i for i in order[slots:] if titles[i] in side), None)
+        if best is not None:
+            order.remove(best)
+            order.insert(min(at, slots - 1), best)
+    return order

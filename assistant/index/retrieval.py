@@ -13,7 +13,7 @@ import numpy as np
 from assistant.core.messages import error
 from assistant.core.protocols import Embedder, Retriever
 from assistant.core.types import Chunk, Hit
-from assistant.index.query import Analyzer, QueryPlan
+from assistant.index.query import Analyzer, QueryPlan, cover_sides
 from assistant.index.query import coverage as concept_coverage
 from assistant.index.store import current_generation, generation_collection, read_chunks, read_manifest
 from assistant.text import query_tokens
@@ -228,6 +228,8 @@ class HybridRetriever:
             parts[idx]["named"] = 1.0
             fused[idx] = max(fused.values(), default=0.0) + 1e-6
         order = named + [i for i in order if i not in named]
+        if plan.sides:
+            order = cover_sides(order, {i: reader.chunks[i].title for i in order}, plan.sides)
         if self.per_doc:
             order = diversify(order, [reader.chunks[i].title for i in order], k, self.per_doc)
         return [reader.hit(i, fused[i], n + 1, query, extra, **parts[i]) for n, i in enumerate(order[:k])]

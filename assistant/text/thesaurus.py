@@ -143,18 +143,19 @@ class Thesaurus:
 
 
 def inflections(term: str) -> set[str]:
-    """Plural, past and -ing forms of an English term's last word (resigned, kids, lobbying), so an entry needs only
-    its base form. Whole-word matching keeps a derived form from matching inside another word."""
+    """Plural, past and -ing forms of a one-word English term (resigned, kids, lobbying), the plural of a phrase's last
+    word (annual reviews), so an entry needs only its base form. Whole-word matching keeps a derived form from matching inside another word."""
     head, _, last = term.rpartition(" ")
     if len(last) < 3 or not last.isalpha():
         return set()
-    stems = {last + "s", last + "ed", last + "ing"}
+    verb = not head  # a phrase (party constitution) takes only the plural
+    stems = {last + "s"} | ({last + "ed", last + "ing"} if verb else set())
     if last.endswith(("s", "x", "ch", "sh")):
         stems |= {last + "es"}
-    if last.endswith("e"):
+    if last.endswith("e") and verb:
         stems |= {last + "d", last[:-1] + "ing"}
     if last.endswith("y") and last[-2] not in "aeiou":
-        stems |= {last[:-1] + "ies", last[:-1] + "ied"}
+        stems |= {last[:-1] + "ies"} | ({last[:-1] + "ied"} if verb else set())
     return {f"{head} {s}" if head else s for s in stems}
 
 
