@@ -30,7 +30,7 @@ from assistant.index.store import (
     writer_lock,
 )
 from assistant.ingest.chunking import CHUNKER_VERSION, chunk_document
-from assistant.ingest.embed import EmbedAhead, add_vectors
+from assistant.ingest.embed import EmbedAhead, Progress, add_vectors
 from assistant.ingest.loaders import LOADERS, check_size, file_hash, load_document, supported
 from assistant.ingest.ocr import LOW_CONFIDENCE, ocr_cache, page_progress, prune_cache
 from assistant.text import tokenize
@@ -41,7 +41,6 @@ VERSIONS = json.loads((RESOURCES / "versions.json").read_text("utf-8"))
 SKIP_NAMES = {"readme.md", "readme.txt", "license", "license.md", "license.txt", "manifest.md", "changelog.md", "make_samples.py",
               "废止.txt"}  # 废止.txt: the titles an admin marked 已废止 (app.documents.REPEAL_FILE)
 
-Progress = Callable[[float, str], None]
 OCR_CACHE = "ocr-cache"  # in the knowledge base's index folder: pages read by OCR, per file content (ocr.ocr_cache)
 
 
