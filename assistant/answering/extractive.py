@@ -139,14 +139,23 @@ class ExtractiveAnswerer:
 
     name = "extractive"
 
-    def __init__(self, min_relevance: float = 0.34, max_chunks: int = 2, keep_ratio: float = 0.8, min_concept: float = 0.3) -> None:
+    def __init__(
+        self,
+        min_relevance: float = 0.34,
+        max_chunks: int = 2,
+        keep_ratio: float = 0.8,
+        min_concept: float = 0.3,
+        near_cosine: float = 0.03,
+    ) -> None:
         self.min_relevance = min_relevance
         self.max_chunks = max_chunks
         self.keep_ratio = keep_ratio
         self.min_concept = min_concept
+        self.near_cosine = near_cosine
 
     def select(self, hits: Sequence[Hit]) -> list[int]:
-        """Indexes of the hits to cite: the first, a named article, and others that clear the per-chunk floor."""
+        """Indexes of the hits to cite: the first, a named article, others that clear the per-chunk floor, and for a
+        question in its own words the runner-up article when it is about as close in meaning."""
         concept = [dict(h.scores).get("concept", dict(h.scores).get("coverage", 0.0)) for h in hits]
         named = [i for i, h in enumerate(hits) if dict(h.scores).get("named")]
         if named:
@@ -154,11 +163,21 @@ class ExtractiveAnswerer:
         chosen = [0]
         seen = {(hits[0].chunk.doc_id, hits[0].chunk.article)}
         floor = max(self.min_concept, self.keep_ratio * concept[0])
+        # A question in the asker's own words shares few terms with the best provision (concept below the floor),
+        # so the ranking is least sure there: the next article also goes in when it is about as close in meaning.
+        own_words = concept[0] < self.min_concept
+        cosine0 = dict(hits[0].scores).get("cosine")
+        first_other = True  # only the runner-up article is taken for being close in meaning
         for i in range(1, len(hits)):
             if len(chosen) >= self.max_chunks:
                 break
             key = (hits[i].chunk.doc_id, hits[i].chunk.article)
-            if concept[i] >= floor and key not in seen:
+            if key in seen:
+                continue
+            cosine = dict(hits[i].scores).get("cosine")
+            near = own_words and first_other and cosine0 is not None and cosine is not None and cosine >= cosine0 - self.near_cosine
+            first_other = False
+            if concept[i] >= floor or near:
                 chosen.append(i)
                 seen.add(key)
         return chosen
