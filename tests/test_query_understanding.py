@@ -207,3 +207,22 @@ def test_verify_rejects_a_question_an_echo_and_unsupported_content():
 def test_plan_defaults_are_empty():
     p = QueryPlan("问题", ("问题",))
     assert not p.expanded and p.variants == () and p.articles == ()
+
+
+def test_a_question_asking_for_kinds_lifts_the_provisions_that_list_them(rule_service):
+    from assistant.index.retrieval import make_retriever
+    from assistant.text.structure import asks_for_list, listed_items
+
+    assert asks_for_list("党纪处分有哪几种？") and asks_for_list("问责方式有哪些") and not asks_for_list("留置最长多久？")
+    assert listed_items("有下列情形之一的：（一）甲；（二）乙；（三）丙。") == 3
+    assert listed_items("（二）乙；（三）丙。") == 0 and listed_items("（一）甲；（三）丙。") == 1
+    reader, embedder = rule_service.reader(), rule_service.embedder
+    plain = make_retriever("hybrid", reader, embedder, list_weight=0.0)
+    lifted = make_retriever("hybrid", reader, embedder, list_weight=1.0)  # large, so the lift alone orders the top
+    q = "留置和礼金方面有哪些规定？"
+    flags = [listed_items(h.chunk.text) >= 3 for h in plain.search(q, 6)]
+    assert not flags[0] and any(flags)  # without the lift a provision without a list is first
+    flags = [listed_items(h.chunk.text) >= 3 for h in lifted.search(q, 6)]
+    assert flags == sorted(flags, reverse=True)  # with it, the provisions that list come first
+    # A question not after kinds or ways is ranked as before.
+    assert [h.chunk.id for h in lifted.search("留置时间最长多久？", 6)] == [h.chunk.id for h in plain.search("留置时间最长多久？", 6)]

@@ -368,6 +368,7 @@ class AssistantService:
             s.coverage_weight,
             s.expansion_weight if s.thesaurus else 0.0,
             s.per_doc,
+            s.list_weight,
         )
         k = k or self.settings.top_k
         if not kinds:

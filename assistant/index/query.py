@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from assistant.text import jieba_tokenizer, normalize, query_tokens, squeeze_cjk_spaces
-from assistant.text.structure import CN_NUM
+from assistant.text.structure import CN_NUM, asks_for_list
 from assistant.text.thesaurus import Thesaurus
 
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]{2,}")
@@ -60,6 +60,7 @@ class QueryPlan:
     articles: tuple[tuple[str, str], ...] = ()  # (document title or "", 第N条)
     missing: tuple[str, ...] = ()  # documents or versions the question names that the knowledge base does not hold
     sides: tuple[frozenset[str], ...] = ()  # two or more documents (title sets) the question asks about together
+    wants_list: bool = False  # the question asks for kinds, ways or items (有哪几种, 哪些方式)
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -285,6 +286,7 @@ class Analyzer:
             articles=articles,
             missing=missing,
             sides=sides,
+            wants_list=asks_for_list(corrected),
             notes=tuple(notes),
         )
 

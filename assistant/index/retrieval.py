@@ -17,6 +17,7 @@ from assistant.index.query import Analyzer, QueryPlan, cover_sides
 from assistant.index.query import coverage as concept_coverage
 from assistant.index.store import current_generation, generation_collection, read_chunks, read_manifest
 from assistant.text import query_tokens
+from assistant.text.structure import listed_items
 from assistant.text.thesaurus import Thesaurus
 
 if TYPE_CHECKING:
@@ -197,11 +198,13 @@ class HybridRetriever:
         dense_weight: float = 1.0,
         coverage_weight: float = 0.0,
         per_doc: int = 0,
+        list_weight: float = 0.0,
     ) -> None:
         self.bm25, self.vector, self.rrf_k, self.depth = bm25, vector, rrf_k, depth
         self.weights = {"bm25": 1.0, "cosine": dense_weight}
         self.coverage_weight = coverage_weight
         self.per_doc = per_doc
+        self.list_weight = list_weight
 
     def search(self, query: str, k: int, extra: tuple[str, ...] = ()) -> list[Hit]:
         depth = max(self.depth, k * 3)
@@ -220,6 +223,8 @@ class HybridRetriever:
             parts[idx]["concept"] = reader.concept_coverage(plan, idx)
             if self.coverage_weight:
                 fused[idx] += self.coverage_weight * parts[idx]["concept"]
+            if self.list_weight and plan.wants_list and listed_items(reader.chunks[idx].text) >= 3:
+                fused[idx] += self.list_weight
         order = sorted(fused, key=lambda i: -fused[i])
         named = referenced_articles(reader, plan, order[:10])
         for idx in named:
@@ -267,6 +272,7 @@ def make_retriever(
     coverage_weight: float = 0.0,
     expansion_weight: float = 1.5,
     per_doc: int = 0,
+    list_weight: float = 0.0,
 ) -> Retriever:
     if mode == "bm25":
         return Bm25Retriever(reader, expansion_weight)
@@ -282,6 +288,7 @@ def make_retriever(
             dense_weight=dense_weight,
             coverage_weight=coverage_weight,
             per_doc=per_doc,
+            list_weight=list_weight,
         )
     raise error("unknown_mode", mode=mode)
 

@@ -77,6 +77,31 @@ ENUM_ITEM = re.compile(rf"([{CN_NUM}]+)是(?=[^\s，,。])")
 DIV_LEVEL = {"编": 1, "章": 2, "节": 3}
 
 
+# A question after the kinds, ways or items of something (有哪几种处分, 问责方式有哪些, 哪几档): its answer is usually
+# the provision that lists them, （一）（二）（三）….
+LIST_QUESTION = re.compile(r"哪几|哪些|几种|几类|几档|有什么(?:方式|形式|种类|措施|办法)")
+_ITEM_ANYWHERE = re.compile(rf"（([{CN_NUM}]+)）")
+
+
+def asks_for_list(question: str) -> bool:
+    """Whether a question asks for the kinds, ways or items of something."""
+    return bool(LIST_QUESTION.search(question))
+
+
+def listed_items(text: str) -> int:
+    """How many items a provision enumerates: the run （一）（二）（三）… counted from （一）."""
+    seen = set()
+    for m in _ITEM_ANYWHERE.finditer(text):
+        try:
+            seen.add(cn_to_int(m.group(1)))
+        except ValueError:
+            continue
+    n = 0
+    while n + 1 in seen:
+        n += 1
+    return n
+
+
 def article_label(num: int, suffix: str = "") -> str:
     return f"第{int_to_cn(num)}条{suffix}"
 
