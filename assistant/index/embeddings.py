@@ -194,10 +194,10 @@ def _lists(vectors: Any) -> list[list[float]]:
 # Most padded tokens in one forward pass (batch x its longest sequence): a long chunk goes in a small batch, so
 # short ones are not padded to its length; 4096 rows still keep the matmuls efficient.
 _MAX_BATCH_TOKENS = 4096
-# Up to this many tokens per sequence, bf16 attention as two plain matmuls and a softmax beats torch's CPU flash
-# kernel, which is slow at small head sizes (e5's 32): 1.4-2.5x the attention at 32-160 tokens (64 for m3e's head
-# size 64 up to 256), the whole corpus embedding about 5% faster at the same vectors; longer sequences keep the kernel.
-_PLAIN_ATTENTION_MAX_T = 160
+# Up to this many tokens per sequence (by head size), bf16 attention as two plain matmuls and a softmax beats torch's
+# CPU flash kernel, which is slow at small head sizes: 1.4-2.5x the attention alone at 32-160 tokens for e5's head
+# size 32, 1.2-2.3x up to 256 tokens for m3e's 64; longer sequences keep the kernel (measured on this CPU).
+_PLAIN_ATTENTION_MAX_T = {32: 160, 64: 256}
 
 
 def bf16_native() -> bool:
@@ -312,7 +312,7 @@ class _BertEncoder:
         mask = torch.arange(T)[None, :] < lens[:, None]
         attn = mask[:, None, None, :]
         x = x.to(self.dtype)
-        if self.dtype == torch.bfloat16 and T <= _PLAIN_ATTENTION_MAX_T:
+        if self.dtype == torch.bfloat16 and _PLAIN_ATTENTION_MAX_T.get(H // NH, 0) >= T:
             bias = torch.zeros(B, 1, 1, T, dtype=self.dtype).masked_fill_(~attn, float("-inf"))
             scale = (H // NH) ** -0.5
 
