@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import random
@@ -87,9 +88,14 @@ def rss_mib() -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
-def report(name: str, rep, seconds: float, kb: Path, lat: dict, embed_seconds: float | None = None) -> dict:
+def report(name: str, rep, seconds: float | None, kb: Path, lat: dict, embed_seconds: float | None = None) -> dict:
     size = dir_size(kb)
     print(f"\n== {name}")
+    if seconds is None:  # a reused index: no ingest figures
+        print(f"index size        {size / 2**20:.1f} MiB")
+        for mode, (p50, p95) in lat.items():
+            print(f"query {mode:<7}     p50 {p50:7.1f} ms   p95 {p95:7.1f} ms")
+        return {"name": name, "chunks": rep.chunks, "chunks_per_s": None, "mib": size / 2**20, "lat": lat, "no_embed_per_s": None}
     print(f"chunks            {rep.chunks}")
     print(f"ingest            {seconds:.1f} s  ({rep.chunks / max(seconds, 1e-9):.1f} chunks/s)")
     if embed_seconds is not None:
@@ -185,14 +191,17 @@ def set_ef_search(reader: IndexReader, ef_search: int) -> None:
 def baselines(reader: IndexReader, kb: Path, embedder: SeededEmbedder, rounds: int, ef_search: Sequence[int] = ()) -> dict:
     """Brute-force numpy and rank-bm25 over the same vectors and tokens, and recall@10 of chroma's ANN with the
     configured ef_search and with each of ``ef_search`` (its time per query beside it)."""
-    from assistant.index.store import HNSW, current_generation, read_chunks
+    from assistant.index.store import HNSW, current_generation
     from assistant.text import query_tokens
 
-    gen = current_generation(kb)
-    chunks, tokens = read_chunks(gen)
+    # The reader's chunks are used, not a second copy, and the matrix is filled in slices as float32: at 1M chunks a
+    # list of float64 rows and a second chunk list were what ran the process out of memory.
+    chunks = reader.chunks
     ids = [c.id for c in chunks]
     t = time.perf_counter()
-    matrix = embedder.embed_documents([c.retrieval_text for c in chunks])
+    matrix = np.empty((len(chunks), embedder.dim), dtype=np.float32)
+    for i in range(0, len(chunks), 10_000):
+        matrix[i : i + 10_000] = embedder.embed_documents([c.retrieval_text for c in chunks[i : i + 10_000]])
     build_numpy = time.perf_counter() - t
 
     def exact(q: str, k: int = 10) -> tuple[list[int], list[float]]:
@@ -242,13 +251,15 @@ def baselines(reader: IndexReader, kb: Path, embedder: SeededEmbedder, rounds: i
     if list(out["recall"]) != [HNSW["ef_search"]]:
         set_ef_search(reader, HNSW["ef_search"])
     out["recall@10"], out["recall@10_random"] = out["recall"][HNSW["ef_search"]]
+    matrix = np.empty((0, embedder.dim), dtype=np.float32)  # freed before rank-bm25 builds its own
+    out["rss_numpy"] = rss_mib()
     try:
         from rank_bm25 import BM25Okapi
     except ImportError:
         print("未安装 rank-bm25，对比列从略（pip install -e '.[bench]'） / rank-bm25 is not installed: its column is left out (pip install -e '.[bench]')")
         return out
     t = time.perf_counter()
-    okapi = BM25Okapi([list(tk) or [""] for tk in tokens], k1=1.2, b=0.5)
+    okapi = BM25Okapi(list(stored_tokens(current_generation(kb))), k1=1.2, b=0.5)
     out["rank_bm25_build_s"] = time.perf_counter() - t
 
     def rank_bm25(q: str) -> list[int]:
@@ -256,7 +267,18 @@ def baselines(reader: IndexReader, kb: Path, embedder: SeededEmbedder, rounds: i
         return np.argpartition(-scores, 10)[:10].tolist()
 
     out["rank_bm25"] = timed(rank_bm25, QUERIES, max(1, rounds // 3) if len(chunks) > 200_000 else rounds)
+    out["rss_rank_bm25"] = rss_mib()
     return out
+
+
+def stored_tokens(gen: Path | None) -> Iterator[list[str]]:
+    """Each chunk's jieba tokens (with repeats, as BM25 counts them) read line by line from chunks.jsonl."""
+    import json
+
+    with open(gen / "chunks.jsonl", encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                yield json.loads(line).get("tokens") or [""]
 
 
 @contextlib.contextmanager
@@ -299,31 +321,46 @@ def phases(n: int) -> Iterator[dict[str, float]]:
         store.GenerationWriter.write_chunks, store.GenerationWriter.write_bm25 = writer["write_chunks"], writer["write_bm25"]
 
 
+@dataclasses.dataclass(frozen=True)
+class Reused:
+    chunks: int
+
+
 def bench_synthetic(
-    n: int, source: Path, work: Path, rounds: int, query_embedder, with_baselines: bool = False, ef_search: Sequence[int] = ()
+    n: int, source: Path, work: Path, rounds: int, query_embedder, with_baselines: bool = False, ef_search: Sequence[int] = (),
+    reuse: bool = False,
 ) -> dict:
-    kdir = work / f"synthetic-src-{n}"
-    synthetic_corpus(n, source, kdir)
     kb = work / f"synthetic-{n}"
     embedder = SeededEmbedder()
-    t = time.perf_counter()
-    with phases(n) as spent:
-        rep = ingest([Source(kdir)], kb, embedder, show_bar=False)
-    seconds = time.perf_counter() - t
-    shutil.rmtree(kdir, ignore_errors=True)
-    print(f"\ningest steps (s): {', '.join(f'{k} {v:.1f}' for k, v in spent.items())}; embedding {embedder.seconds:.1f}"
-          f" in a thread beside the reading (both count); {seconds:.1f} s in all")  # fmt: skip
-    reader = IndexReader(kb)
-    lat = latency(reader, embedder, ["bm25", "vector", "hybrid"], rounds)
-    res = report(f"synthetic {rep.chunks} chunks, 512-d seeded vectors", rep, seconds, kb, lat, embedder.seconds)
-    res["steps"] = dict(spent)
+    if reuse and (kb / "CURRENT").is_file():
+        # An index a kept run built: its queries and baselines are measured in a process of their own.
+        print(f"\nsynthetic-{n}: the index in {kb} is measured again; ingest figures are those of the run that built it")
+        reader = IndexReader(kb)
+        lat = latency(reader, embedder, ["bm25", "vector", "hybrid"], rounds)
+        res = report(f"synthetic {len(reader.chunks)} chunks (reused), 512-d seeded vectors", Reused(len(reader.chunks)), None, kb, lat)
+    else:
+        kdir = work / f"synthetic-src-{n}"
+        synthetic_corpus(n, source, kdir)
+        t = time.perf_counter()
+        with phases(n) as spent:
+            rep = ingest([Source(kdir)], kb, embedder, show_bar=False)
+        seconds = time.perf_counter() - t
+        shutil.rmtree(kdir, ignore_errors=True)
+        print(f"\ningest steps (s): {', '.join(f'{k} {v:.1f}' for k, v in spent.items())}; embedding {embedder.seconds:.1f}"
+              f" in a thread beside the reading (both count); {seconds:.1f} s in all")  # fmt: skip
+        reader = IndexReader(kb)
+        lat = latency(reader, embedder, ["bm25", "vector", "hybrid"], rounds)
+        res = report(f"synthetic {rep.chunks} chunks, 512-d seeded vectors", rep, seconds, kb, lat, embedder.seconds)
+        res["steps"] = dict(spent)
     res["rss"] = rss_mib()
     print(f"RSS after loading  {res['rss'][0]:.0f} MiB (peak so far {res['rss'][1]:.0f} MiB)")
     if with_baselines:
         res["baselines"] = b = baselines(reader, kb, embedder, rounds, ef_search)
-        print(f"numpy brute force  p50 {b['numpy'][0]:7.1f} ms   p95 {b['numpy'][1]:7.1f} ms")
+        print(f"numpy brute force  p50 {b['numpy'][0]:7.1f} ms   p95 {b['numpy'][1]:7.1f} ms"
+              f" (RSS after it {b['rss_numpy'][0]:.0f} MiB, peak {b['rss_numpy'][1]:.0f} MiB)")  # fmt: skip
         if "rank_bm25" in b:
-            print(f"rank-bm25          p50 {b['rank_bm25'][0]:7.1f} ms   p95 {b['rank_bm25'][1]:7.1f} ms (index built in {b['rank_bm25_build_s']:.1f} s)")
+            print(f"rank-bm25          p50 {b['rank_bm25'][0]:7.1f} ms   p95 {b['rank_bm25'][1]:7.1f} ms (index built in {b['rank_bm25_build_s']:.1f} s;"
+                  f" RSS with it {b['rss_rank_bm25'][0]:.0f} MiB, peak {b['rss_rank_bm25'][1]:.0f} MiB)")  # fmt: skip
         for ef, (true, rand) in b["recall"].items():
             print(f"recall@10 of chroma's HNSW (ef_search {ef}) against brute force: {true:.3f} of the true neighbours (cosine >= 0.2,"
                   f" {b['true_per_probe']:.1f} per query) over {b['recall_probes']} corpus sentences;"
@@ -353,6 +390,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--plot", type=Path, help="save a latency bar chart (PNG)")
     ap.add_argument("--keep", type=Path, help="work folder to keep (default: a temp folder, removed)")
+    ap.add_argument("--reuse", action="store_true", help="with --keep: measure a synthetic index a kept run built instead of building it again")
     args = ap.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="assistant-bench-"))
     source = args.corpus if (args.corpus / "MANIFEST.md").is_file() else ROOT / "knowledge"
@@ -366,7 +404,7 @@ def main() -> None:
             query_embedder = make_embedder(args.embedder) if args.embedder != "hash" else None
             for n in sorted(sizes):
                 efs = [int(x) for x in args.ef_search.split(",") if x.strip()]
-                results.append(bench_synthetic(n, source, work, args.rounds, query_embedder, args.baselines, efs))
+                results.append(bench_synthetic(n, source, work, args.rounds, query_embedder, args.baselines, efs, args.reuse))
                 if not args.keep:
                     shutil.rmtree(work / f"synthetic-{n}", ignore_errors=True)
                 query_embedder = None  # its encoding time is printed once
@@ -387,7 +425,7 @@ def main() -> None:
             rec = b.get("recall", {})
             recall = [f"{rec[ef][0]:.3f}" if ef in rec else "–", f"{rec[100][0]:.3f}" if 100 in rec else "–",
                       f"{rec[ef][1]:.3f}" if ef in rec else "–"]  # fmt: skip
-            cells = [f"{r['chunks']:,}", f"{r['no_embed_per_s']:.0f} chunks/s", f"{r['mib']:.0f} MiB", f"{r['rss'][0]:.0f} MiB",
+            cells = [f"{r['chunks']:,}", f"{r['no_embed_per_s']:.0f} chunks/s" if r["no_embed_per_s"] else "(reused)", f"{r['mib']:.0f} MiB", f"{r['rss'][0]:.0f} MiB",
                      *(_pp(r["lat"][m]) for m in ("bm25", "vector", "hybrid")), _pp(b.get("numpy")), _pp(b.get("rank_bm25")), *recall]  # fmt: skip
             print("| " + " | ".join(cells) + " |")
     if args.plot and results:
