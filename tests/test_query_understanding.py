@@ -126,7 +126,8 @@ def test_english_words_nobody_knows_are_left_out_of_one_dense_variant():
 
 
 def test_a_question_about_two_documents_gets_both_into_the_top_five():
-    from assistant.index.query import Analyzer, cover_sides
+    from assistant.index.query import Analyzer
+    from assistant.index.retrieval import cover_sides
 
     titles = ["中国共产党纪律处分条例", "中华人民共和国公职人员政务处分法", "中华人民共和国监察法", "中华人民共和国监察法实施条例"]
     a = Analyzer(Thesaurus(), set(), {}, titles)

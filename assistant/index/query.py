@@ -12,7 +12,7 @@ so 收红包 is covered by a chunk saying 礼金.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -356,19 +356,3 @@ def coverage(groups: Sequence[frozenset[str]], chunk_tokens: set[str], idf: dict
         if any(t in chunk_tokens for t in g):
             found += w
     return found / total if total else 0.0
-
-
-def cover_sides(order: list[int], titles: Mapping[int, str], sides: Sequence[frozenset[str]], slots: int = 5, at: int = 1) -> list[int]:
-    """Each document a question asks about together gets its best chunk into the first ``slots``: one missing there
-    moves up to place ``at`` + 1, the rest keep their order (a cross-document question needs both in the top 5;
-    dev_mixed hit@5 0.742 → 0.806, the other dev sets unchanged; place 2 and place 5 measured alike, 2 has the better
-    MRR)."""
-    order = list(order)
-    for side in sides:
-        if any(titles[i] in side for i in order[:slots]):
-            continue
-        best = next((i for i in order[slots:] if titles[i] in side), None)
-        if best is not None:
-            order.remove(best)
-            order.insert(min(at, slots - 1), best)
-    return order

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,7 +13,7 @@ import numpy as np
 from assistant.core.messages import error
 from assistant.core.protocols import Embedder, Retriever
 from assistant.core.types import Chunk, Hit
-from assistant.index.query import Analyzer, QueryPlan, cover_sides
+from assistant.index.query import Analyzer, QueryPlan
 from assistant.index.query import coverage as concept_coverage
 from assistant.index.store import current_generation, generation_collection, read_chunks, read_manifest
 from assistant.text import query_tokens
@@ -233,10 +233,11 @@ class HybridRetriever:
             parts[idx]["named"] = 1.0
             fused[idx] = max(fused.values(), default=0.0) + 1e-6
         order = named + [i for i in order if i not in named]
+        titles = {i: reader.chunks[i].title for i in order}
         if plan.sides:
-            order = cover_sides(order, {i: reader.chunks[i].title for i in order}, plan.sides)
+            order = cover_sides(order, titles, plan.sides)
         if self.per_doc:
-            order = diversify(order, [reader.chunks[i].title for i in order], k, self.per_doc)
+            order = diversify(order, titles, self.per_doc)
         return [reader.hit(i, fused[i], n + 1, query, extra, **parts[i]) for n, i in enumerate(order[:k])]
 
 
@@ -252,15 +253,32 @@ def referenced_articles(reader: IndexReader, plan: QueryPlan, top: list[int]) ->
     return sorted(out, key=lambda i: (reader.chunks[i].superseded, -int(reader.chunks[i].version[:4] or 0)))
 
 
-def diversify(order: list[int], docs: list[str], k: int, per_doc: int) -> list[int]:
+def diversify(order: list[int], titles: Mapping[int, str], per_doc: int) -> list[int]:
     """When the first ``per_doc`` chunks all come from one document, the best chunk of another document moves up to
     place ``per_doc`` + 1 (a question about a Party rule and a state law needs both); the rest keep their order."""
+    docs = [titles[i] for i in order]
     if len(order) <= per_doc or len(set(docs[:per_doc])) > 1:
         return order
     other = next((i for i, d in enumerate(docs) if d != docs[0]), None)
     if other is None or other <= per_doc:
         return order
     return order[:per_doc] + [order[other]] + [x for n, x in enumerate(order[per_doc:], per_doc) if n != other]
+
+
+def cover_sides(order: list[int], titles: Mapping[int, str], sides: Sequence[frozenset[str]], slots: int = 5, at: int = 1) -> list[int]:
+    """Each document a question asks about together gets its best chunk into the first ``slots``: one missing there
+    moves up to place ``at`` + 1, the rest keep their order (a cross-document question needs both in the top 5;
+    dev_mixed hit@5 0.742 → 0.806, the other dev sets unchanged; place 2 and place 5 measured alike, 2 has the better
+    MRR)."""
+    order = list(order)
+    for side in sides:
+        if any(titles[i] in side for i in order[:slots]):
+            continue
+        best = next((i for i in order[slots:] if titles[i] in side), None)
+        if best is not None:
+            order.remove(best)
+            order.insert(min(at, slots - 1), best)
+    return order
 
 
 def make_retriever(

@@ -144,7 +144,8 @@ class Thesaurus:
 
 def inflections(term: str) -> set[str]:
     """Plural, past and -ing forms of a one-word English term (resigned, kids, lobbying), the plural of a phrase's last
-    word (annual reviews), so an entry needs only its base form. Whole-word matching keeps a derived form from matching inside another word."""
+    word (annual reviews), so an entry needs only its base form. Whole-word matching keeps a derived form from
+    matching inside another word."""
     head, _, last = term.rpartition(" ")
     if len(last) < 3 or not last.isalpha():
         return set()
