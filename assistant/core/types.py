@@ -22,7 +22,7 @@ PROVENANCE_LABELS = {"official": "正式文件", "upload": "用户上传"}
 UPLOAD_NOTE = "用户上传，仅供参考"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Chunk:
     """One retrievable unit: an article, a table row, a report item.
 

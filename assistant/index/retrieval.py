@@ -46,7 +46,9 @@ class IndexReader:
             chunks, tokens = read_chunks(gen)
             self.manifest = read_manifest(gen)
             self.chunks: list[Chunk] = chunks
-            self.tokens = [set(t) for t in tokens]
+            # Each chunk's distinct tokens as a tuple: a set per chunk cost 2 KB, six times the tuple, and these are
+            # only looked into for the few dozen candidates of a question.
+            self.tokens: list[tuple[str, ...]] = [tuple(dict.fromkeys(t)) for t in tokens]
             self.by_id = {c.id: i for i, c in enumerate(chunks)}
             self.bm25 = bm25s.BM25.load(str(gen / "bm25"), load_corpus=False)
             self.vocab: dict[str, int] = self.bm25.vocab_dict
@@ -91,12 +93,13 @@ class IndexReader:
         if not toks:
             return 0.0
         total = sum(self.idf.get(t, self.max_idf) for t in toks)
-        found = sum(self.idf.get(t, self.max_idf) for t in toks if t in self.tokens[idx])
+        chunk_tokens = set(self.tokens[idx])
+        found = sum(self.idf.get(t, self.max_idf) for t in toks if t in chunk_tokens)
         return found / total if total else 0.0
 
     def concept_coverage(self, plan: QueryPlan, idx: int) -> float:
         """Coverage of the question's concepts, where a thesaurus synonym or a corrected typo counts as the word."""
-        return concept_coverage(plan.groups, self.tokens[idx], self.idf, self.max_idf)
+        return concept_coverage(plan.groups, set(self.tokens[idx]), self.idf, self.max_idf)
 
     def plan(self, query: str, extra: tuple[str, ...] = ()) -> QueryPlan:
         return self.analyzer.plan(query, tuple(extra))

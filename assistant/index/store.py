@@ -53,10 +53,25 @@ def chunk_to_json(c: Chunk, tokens: Sequence[str]) -> str:
     return json.dumps(d, ensure_ascii=False)
 
 
-def chunk_from_json(line: str) -> tuple[Chunk, list[str]]:
+# Fields whose values repeat across chunks (a document's title, its source, 第一条): read_chunks keeps one string each.
+_SHARED_FIELDS = ("doc_id", "title", "kind", "article", "version", "superseded_by", "source")
+
+
+def chunk_from_json(line: str, pool: dict[str, str] | None = None) -> tuple[Chunk, list[str]]:
+    """A chunk and its tokens from one chunks.jsonl line. With ``pool``, repeated strings (tokens, titles, paths) are
+    shared across the chunks read with it: json.loads makes a new string for each, which at 1M chunks was most of
+    the reader's memory."""
     d = json.loads(line)
     tokens = d.pop("tokens", [])
-    d["path"] = tuple(d.get("path", ()))
+    if pool is not None:
+        share = pool.setdefault
+        tokens = [share(t, t) for t in tokens]
+        for name in _SHARED_FIELDS:
+            if name in d:
+                d[name] = share(d[name], d[name])
+        d["path"] = tuple(share(x, x) for x in d.get("path", ()))
+    else:
+        d["path"] = tuple(d.get("path", ()))
     d["extra"] = tuple(tuple(x) for x in d.get("extra", ()))
     return Chunk(**d), tokens
 
@@ -87,10 +102,11 @@ def read_chunks(gen: Path | None) -> tuple[list[Chunk], list[list[str]]]:
     if gen is None:
         return [], []
     chunks, tokens = [], []
+    pool: dict[str, str] = {}
     with open(gen / "chunks.jsonl", encoding="utf-8") as f:
         for line in f:
             if line.strip():
-                c, t = chunk_from_json(line)
+                c, t = chunk_from_json(line, pool)
                 chunks.append(c)
                 tokens.append(t)
     return chunks, tokens
