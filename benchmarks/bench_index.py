@@ -179,6 +179,10 @@ def timed(fn, queries: list[str], rounds: int) -> tuple[float, float]:
     return statistics.median(times), times[int(0.95 * (len(times) - 1))]
 
 
+def stored_ef_search(reader: IndexReader) -> int:
+    return int(reader.collection.configuration_json["hnsw"]["ef_search"])
+
+
 def set_ef_search(reader: IndexReader, ef_search: int) -> None:
     """Change the collection's ef_search and reopen it: chroma applies a new value only to an index it loads afresh."""
     from chromadb.api.client import SharedSystemClient
@@ -240,16 +244,19 @@ def baselines(reader: IndexReader, kb: Path, embedder: SeededEmbedder, rounds: i
             wanted += len(true)
         return found / max(wanted, 1)
 
-    # The configured ef_search first (the index is built with it), then others to show what it buys.
-    for ef in dict.fromkeys([HNSW["ef_search"], *ef_search]):
-        if ef != HNSW["ef_search"]:
-            set_ef_search(reader, ef)
-        times: list[float] = []
-        out.setdefault("recall", {})[ef] = (recall(probes, times), recall(randoms, times))
-        times.sort()
-        out.setdefault("ann_ms", {})[ef] = (statistics.median(times), times[int(0.95 * (len(times) - 1))])
-    if list(out["recall"]) != [HNSW["ef_search"]]:
-        set_ef_search(reader, HNSW["ef_search"])
+    # The configured ef_search first (the index is built with it), then others to show what it buys. The sweep changes
+    # the stored index, so the configured value is put back even when the run stops halfway.
+    try:
+        for ef in dict.fromkeys([HNSW["ef_search"], *ef_search]):
+            if ef != stored_ef_search(reader):
+                set_ef_search(reader, ef)
+            times: list[float] = []
+            out.setdefault("recall", {})[ef] = (recall(probes, times), recall(randoms, times))
+            times.sort()
+            out.setdefault("ann_ms", {})[ef] = (statistics.median(times), times[int(0.95 * (len(times) - 1))])
+    finally:
+        if stored_ef_search(reader) != HNSW["ef_search"]:
+            set_ef_search(reader, HNSW["ef_search"])
     out["recall@10"], out["recall@10_random"] = out["recall"][HNSW["ef_search"]]
     matrix = np.empty((0, embedder.dim), dtype=np.float32)  # freed before rank-bm25 builds its own
     out["rss_numpy"] = rss_mib()
@@ -336,6 +343,11 @@ def bench_synthetic(
         # An index a kept run built: its queries and baselines are measured in a process of their own.
         print(f"\nsynthetic-{n}: the index in {kb} is measured again; ingest figures are those of the run that built it")
         reader = IndexReader(kb)
+        from assistant.index.store import HNSW
+
+        if stored_ef_search(reader) != HNSW["ef_search"]:  # left by a run that stopped in its ef_search sweep
+            print(f"ef_search {stored_ef_search(reader)} stored in the index is set back to {HNSW['ef_search']}")
+            set_ef_search(reader, HNSW["ef_search"])
         lat = latency(reader, embedder, ["bm25", "vector", "hybrid"], rounds)
         res = report(f"synthetic {len(reader.chunks)} chunks (reused), 512-d seeded vectors", Reused(len(reader.chunks)), None, kb, lat)
     else:
