@@ -223,9 +223,9 @@ def baselines(reader: IndexReader, kb: Path, embedder: SeededEmbedder, rounds: i
     out: dict = {"numpy": timed(brute, QUERIES, rounds), "numpy_build_s": build_numpy}
     # recall@10 of chroma's HNSW against the exact top 10. Questions that are no corpus sentence are random vectors with
     # no real neighbours (a worst case); a sentence taken from a chunk has true neighbours (the chunks that contain it,
-    # cosine 1/sqrt(its sentences), 0.5 or more): recall of those among the exact top 10 is what a real question sees. Unrelated
-    # 512-d vectors have cosines with sd 1/sqrt(512) = 0.044, whose maximum over 1M chunks is about 0.23, so at 1M a
-    # cut at 0.2 counted three or four chance chunks per question as neighbours; TRUE_COSINE 0.3 is above chance there.
+    # cosine 1/sqrt(its sentences), 0.5 or more): recall of those among the exact top 10 is what a real question sees.
+    # Unrelated 512-d vectors have cosines with sd 1/sqrt(512) = 0.044, whose maximum over 1M chunks is about 0.23, so
+    # at 1M a cut at 0.2 counted three or four chance chunks per question as neighbours; TRUE_COSINE 0.3 is above chance.
     rng = random.Random(11)
     probes: list[tuple[str, set[str]]] = []
     while len(probes) < 100:
