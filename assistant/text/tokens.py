@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import threading
 from functools import lru_cache
 from typing import Any
@@ -63,7 +64,7 @@ def tokenize(text: str, *, keep_stop: bool = False) -> list[str]:
             continue
         if not keep_stop and w in _STOP:
             continue
-        out.append(w)
+        out.append(sys.intern(w))  # one string per word across all chunks: at 1M chunks copies cost gigabytes
     return out
 
 
