@@ -162,6 +162,19 @@ def test_gate_model_gives_three_outcomes():
     assert GateModel.from_json(json.loads(json.dumps(m.to_json()))) == m
 
 
+def test_question_length_is_a_gate_feature_capped_at_120_characters_and_older_gates_still_load():
+    from assistant.answering.gate import features
+
+    def length(question: str) -> float:
+        return features(QueryPlan(question=question, tokens=()), [], {}, 1.0, set())["length"]
+
+    assert length("四种形态是什么？") == pytest.approx(8 / 30)
+    assert length("党" * 300) == length("党" * 120) == 4.0
+    old = _model()
+    older = GateModel(FEATURES[:-1], old.mean[:-1], old.scale[:-1], old.coef[:-1], 0.0, 0.6, 0.3)  # fitted before "length"
+    assert older.probability({"concept": 0.9, "length": 4.0}) == old.probability({"concept": 0.9})
+
+
 def test_related_outcome_is_marked_as_not_an_answer(rule_service, capsys, monkeypatch):
     rule_service._gates["hybrid"] = Gate(_model(answer_at=1.01, related_at=0.0))
     ans = rule_service.ask("留置时间最长多久？")

@@ -37,6 +37,7 @@ FEATURES = (
     "expanded",  # the thesaurus or a typo correction changed the search
     "named",  # the question names an article that exists
     "missing",  # the question names a document or version the knowledge base does not hold
+    "length",  # the question's length: coverage is a share, so a long question in the asker's own words scores low on it
 )
 
 
@@ -67,6 +68,7 @@ def features(plan: QueryPlan, hits: Sequence[Hit], idf: dict[str, float], defaul
         "expanded": float(plan.expanded),
         "named": float(any(s.get("named") for s in sc)),
         "missing": float(bool(plan.missing)),
+        "length": min(len(plan.question), 120) / 30,
     }
 
 
