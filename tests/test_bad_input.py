@@ -108,12 +108,14 @@ def test_bad_files_never_damage_the_existing_index(tmp_path):
 
 SLOW_INGEST = textwrap.dedent(
     """
-    import sys, time
+    import os, sys, time
     from assistant.index import embeddings
 
     real = embeddings.HashEmbedder.embed_documents
 
     def slow(self, texts):  # a slow model, so the kill lands mid-way through embedding
+        with open(os.environ["EMBED_CALLS"], "a") as f:  # one line per batch: the test kills after the second
+            print("batch", file=f)
         time.sleep(0.2)
         return real(self, texts)
 
@@ -139,18 +141,24 @@ def test_kill_9_during_ingest_keeps_the_index_and_a_rerun_completes(tmp_path):
     ingest([Source(d)], kb, HashEmbedder(), show_bar=False)
     live = current_generation(kb)
     args = ["--knowledge-dir", str(d), "--index-dir", str(index), "--embedder", "hash", "ingest"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "ASSISTANT_CONFIG": ""}
+    calls = tmp_path / "embed-calls.txt"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "ASSISTANT_CONFIG": "", "EMBED_CALLS": str(calls)}
     for n in range(1, 21):  # 20 files x 20 articles = 400 new chunks to embed
         (d / f"办法{n:02d}.md").write_text(_regulation(n), "utf-8")
 
     proc = subprocess.Popen([sys.executable, "-c", SLOW_INGEST, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 90
+    # Killed once the new generation is on disk and a slow batch has begun after it, so mid-way through embedding
+    # however loaded the machine is (a fixed sleep after the generation appeared could land after the last batch).
+    deadline = time.monotonic() + 120
+    started = None  # batches begun when the new generation appeared
     while time.monotonic() < deadline and proc.poll() is None:
-        if any(p != live for p in kb.glob("gen-*")):
+        begun = len(calls.read_text().splitlines()) if calls.exists() else 0
+        if started is None and any(p != live for p in kb.glob("gen-*")):
+            started = begun
+        if started is not None and begun > started:
             break
         time.sleep(0.02)
-    time.sleep(0.5)  # well into embedding: 7 slow batches of 64 take 1.4 s
-    assert proc.poll() is None, "the ingest ended before it could be killed"
+    assert proc.poll() is None, f"the ingest ended before it could be killed: {proc.communicate()[1].decode()[-800:]}"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
