@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant.answering.gate import GateModel
 from assistant.app.service import AssistantService
 from assistant.core.messages import error
 from assistant.core.settings import Settings
@@ -219,7 +220,8 @@ def evaluate(
 
 def relevances(service: AssistantService, items: Sequence[QAItem], mode: str | None = None) -> tuple[list[float], list[float]]:
     """Relevance of the hits the answerer would see, split by answerable / unanswerable (for the threshold)."""
-    rel_a, rel_u = [], []
+    rel_a: list[float] = []
+    rel_u: list[float] = []
     for item in items:
         value = relevance(service.search(item.question, mode=mode))
         (rel_a if item.answerable else rel_u).append(round(value, 4))
@@ -270,7 +272,9 @@ def sweep(
 ) -> list[Run]:
     """Every mode with every embedder; bm25 does not use the embedder, so it runs once."""
     if build is None:
-        from assistant.app.compose import build
+        from assistant.app.compose import build as default_build
+
+        build = default_build
     runs: list[Run] = []
     bm25_done = False
     for embedder in embedders:
@@ -298,7 +302,7 @@ def sweep(
 class GateFit:
     """A gate fitted on development sets: the model, its cross-validated report, and where it was saved (if so)."""
 
-    model: object
+    model: GateModel
     report: dict
     saved_as: str = ""
     saved_to: Path | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 from assistant.core.messages import error
 from assistant.core.protocols import ChatModel
@@ -43,8 +44,8 @@ def _facts(facts: Sequence[Chunk] | Iterable[Path | str] | Path | str | None) ->
         return load_facts([facts])
     items = list(facts)
     if all(isinstance(x, Chunk) for x in items):
-        return tuple(items)
-    return load_facts(items)
+        return tuple(cast(list[Chunk], items))
+    return load_facts(cast(list[Path | str], items))
 
 
 def stream_draft(

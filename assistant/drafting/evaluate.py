@@ -112,6 +112,8 @@ def evaluate(service: Library, topics: Sequence[dict], chat_model: ChatModel | N
         t0 = time.perf_counter()
         d = draft(service, item["topic"], facts=[item["facts"]] if item.get("facts") else None, chat_model=chat_model)
         seconds = time.perf_counter() - t0
+        check = d.check
+        assert check is not None, "a final draft carries its check"
         headings = [f"{label}{h.title}" for h, label in d.outline.numbered() if h.level in (1, 2)]
         cov, soft = coverage(item["reference"], headings)
         paragraphs = d.paragraphs
@@ -124,16 +126,16 @@ def evaluate(service: Library, topics: Sequence[dict], chat_model: ChatModel | N
                 "topic": item["topic"],
                 "coverage": round(cov, 4),
                 "soft_coverage": round(soft, 4),
-                "cited_share": round(d.check.cited_share, 4),
-                "claims": d.check.claims,
+                "cited_share": round(check.cited_share, 4),
+                "claims": check.claims,
                 "paragraphs": len(paragraphs),
                 "paragraphs_cited": sum(1 for p in paragraphs if p.citations),
                 "sections_with_facts": fact_sections,
                 "sections_written": written,
                 "citations": len(d.citations),
                 "report_citations": sum(1 for c in d.citations if c.chunk.kind == "report"),
-                "placeholders": d.check.placeholders,
-                "unknown_numbers": len(d.check.unknown_numbers),
+                "placeholders": check.placeholders,
+                "unknown_numbers": len(check.unknown_numbers),
                 "backend": d.backend,
                 "llm_share": round(d.llm_sentences / d.sentences, 4) if d.sentences else 0.0,
                 **prose,

@@ -252,10 +252,10 @@ def template_outline(service: Library, topic: str, style: Style, prompts_dir: Pa
         title = _clean_title(title) if level == 1 else topic
         best: tuple[float, tuple[str, ...], str] = (0.0, (), "")
         for report in (*style.reports, default):
-            for l1, kids in report.items:
+            for l1, items in report.items:
                 score = _similar(title, l1) + (0.01 if report.source != DEFAULT_SOURCE else 0.0)
-                if kids and score > best[0]:
-                    best = (score, kids, report.title if report.source != DEFAULT_SOURCE else DEFAULT_SOURCE)
+                if items and score > best[0]:
+                    best = (score, items, report.title if report.source != DEFAULT_SOURCE else DEFAULT_SOURCE)
         if best[0] >= SECTION_MATCH:
             kids, source = list(best[1]), f"参照：{best[2]}"
         else:
@@ -270,10 +270,10 @@ def template_outline(service: Library, topic: str, style: Style, prompts_dir: Pa
     if best_score < 0.3:
         chosen = default
     headings = []
-    for l1, kids in chosen.items:
+    for l1, subs in chosen.items:
         if l1:
             headings.append(Heading(1, l1))
-        headings.extend(Heading(2, k) for k in kids)
+        headings.extend(Heading(2, k) for k in subs)
     source = DEFAULT_SOURCE if chosen is default else f"参照：{chosen.title}"
     return Outline(title=topic, headings=tuple(headings), source=source)
 

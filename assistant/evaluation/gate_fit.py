@@ -103,7 +103,7 @@ def fit_gate(rows: Sequence[dict], top_k: int, folds: int = 5, seed: int = 13, l
         train = [i for i in order if i not in set(test)]
         params = fit_model(x[train], y[train], l2)
         oof[test] = _predict(x[test], *params)
-    answer_at, related_at = choose_thresholds(oof, answerable, y)
+    answer_at, related_at = choose_thresholds(oof.tolist(), answerable, y.tolist())
     mean, scale, coef, intercept = fit_model(x, y, l2)
     model = GateModel(
         names=FEATURES,

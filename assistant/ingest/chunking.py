@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from assistant.core.types import Chunk, Document
@@ -215,7 +216,7 @@ def _inline_heading(line: str) -> tuple[int, str]:
     return 0, ""
 
 
-def _outline_chunks(doc: Document, max_chars: int, skip: set[int] = frozenset()) -> list[_Block]:
+def _outline_chunks(doc: Document, max_chars: int, skip: AbstractSet[int] = frozenset()) -> list[_Block]:
     blocks: list[_Block] = []
     stack: dict[int, str] = {}
     for pos, line in _lines(doc.text):

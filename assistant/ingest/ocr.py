@@ -301,7 +301,7 @@ def _prepare(image: Image.Image) -> tuple[np.ndarray, float]:
     scale = 1.0
     if max(img.size) > MAX_SIDE:
         scale = MAX_SIDE / max(img.size)
-        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.LANCZOS)
+        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.Resampling.LANCZOS)
     # A single line or a thin strip: white paper below it, as the detector wants some height (rapidocr pads so).
     need_h = max(32, img.width // 8 * 2) if img.height <= 30 or img.width > 8 * img.height else img.height
     if need_h > img.height or img.width < 32:
@@ -317,8 +317,8 @@ def _orientation(boxes: list[np.ndarray], cls_res: list) -> int:
     eng = engine()
     tall = wide = tall_flipped = wide_flipped = 0.0
     for pts, cls in zip(boxes, cls_res):
-        w = max(np.linalg.norm(pts[0] - pts[1]), np.linalg.norm(pts[2] - pts[3]))
-        h = max(np.linalg.norm(pts[0] - pts[3]), np.linalg.norm(pts[1] - pts[2]))
+        w = float(max(np.linalg.norm(pts[0] - pts[1]), np.linalg.norm(pts[2] - pts[3])))
+        h = float(max(np.linalg.norm(pts[0] - pts[3]), np.linalg.norm(pts[1] - pts[2])))
         if max(w, h) < 2 * min(w, h):
             continue
         flipped = str(cls[0]) == "180" and float(cls[1]) > eng.text_cls.cls_thresh

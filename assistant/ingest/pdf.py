@@ -96,7 +96,8 @@ def load_pdf(path: Path) -> tuple[str, dict]:
         raise _no_text_error(path, len(pages), chars, scan)
     meta_title = ""
     try:
-        meta_title = normalize((reader.metadata or {}).get("/Title", "") or "").strip()
+        info = reader.metadata
+        meta_title = normalize(str((info.get("/Title") if info else None) or "")).strip()
     except Exception:  # broken metadata must not cost us the text
         meta_title = ""
     if meta_title.lower().startswith(("microsoft", "untitled", "document")) or re.search(r"\.\w{2,4}$", meta_title):
@@ -133,7 +134,7 @@ def _ocr_scanned_pages(reader, page_lines: list[list[str]], cache: ocr.PageCache
             image = ocr.page_image(reader.pages[i]) if res is None else None
             if res is None and image is None:
                 scan.undecodable += 1
-            elif res is None:
+            elif res is None and image is not None:
                 try:
                     res = ocr.ocr_image(image)
                 except ocr.OcrUnavailable as e:
@@ -223,7 +224,7 @@ def _assemble(page_lines: list[list[str]], meta_title: str) -> tuple[str, dict]:
     found, paragraphs re-joined."""
     n_pages = len(page_lines)
     # Running headers/footers: short lines repeated at the top or bottom of most pages.
-    edge = Counter()
+    edge: Counter[str] = Counter()
     for lines in page_lines:
         for line in {*lines[:2], *lines[-2:]}:
             if len(line) <= 40:

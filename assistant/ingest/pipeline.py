@@ -8,6 +8,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,7 +99,7 @@ class Source:
     setting: str = "ASSISTANT_KNOWLEDGE_DIR"  # what the user changes to point at another folder
 
 
-def scan(sources: Sequence[Source], excluded: set[str] = frozenset()) -> tuple[dict[str, tuple[Path, Path]], list[FileResult]]:
+def scan(sources: Sequence[Source], excluded: AbstractSet[str] = frozenset()) -> tuple[dict[str, tuple[Path, Path]], list[FileResult]]:
     """Supported files as rel -> (path, source root), and the files skipped for their type."""
     files: dict[str, tuple[Path, Path]] = {}
     skipped: list[FileResult] = []
@@ -334,7 +335,7 @@ def ingest(
     *,
     max_chars: int = 600,
     kinds: dict[str, str] | None = None,
-    excluded: set[str] = frozenset(),
+    excluded: AbstractSet[str] = frozenset(),
     progress: Progress | None = None,
     show_bar: bool = True,
     force: bool = False,
@@ -474,7 +475,7 @@ DOC_STATUS = {"unchanged": "indexed", "changed": "changed", "new": "pending", "f
 
 
 def document_status(
-    sources: Sequence[Source], kb_dir: Path, kinds: dict[str, str] | None = None, excluded: set[str] = frozenset()
+    sources: Sequence[Source], kb_dir: Path, kinds: dict[str, str] | None = None, excluded: AbstractSet[str] = frozenset()
 ) -> list[DocumentStatus]:
     """Every file the knowledge base knows or sees, with its status against the live index (the ingest's own
     change table, check_file).

@@ -204,7 +204,8 @@ def load_xlsx(path: Path) -> tuple[str, dict]:
             value = ws.cell(rng.min_row, rng.min_col).value
             for r in range(rng.min_row + 1, rng.max_row + 1):
                 fills[(r, rng.min_col)] = value
-        grid, numbers = [], []
+        grid: list[list[str]] = []
+        numbers: list[int] = []
         for r_idx, row in enumerate(ws.iter_rows(values_only=True), start=1):
             cells = [cell_text(fills.get((r_idx, c_idx), v)) for c_idx, v in enumerate(row, start=1)]
             if not any(cells):

@@ -59,7 +59,11 @@ def cmd_serve(args, settings) -> int:
         threading.Thread(target=_warm_up, args=(svc,), daemon=True).start()
     else:
         print(f"正在更新索引：{settings.knowledge_dir}（更新期间由现有索引回答）", file=sys.stderr)
-        job = svc.jobs.start("启动时更新", lambda progress: _warm_up(svc) or svc.ingest(progress=progress, show_bar=False))
+        def update_index(progress):
+            _warm_up(svc)
+            return svc.ingest(progress=progress, show_bar=False)
+
+        job = svc.jobs.start("启动时更新", update_index)
         threading.Thread(target=_print_when_done, args=(job,), daemon=True).start()
     demo.block_thread()
     return 0

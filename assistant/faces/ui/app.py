@@ -31,7 +31,7 @@ KINDS = [("自动识别", ""), *((KIND_LABELS[k], k) for k in DOC_KINDS)]
 DOC_HEADERS = ["文件", "标题", "类型", "版本", "条块数"]
 
 # Local font files shipped with gradio first, then CJK system fonts (fonts-noto-cjk on Debian); never a web font.
-THEME_FONTS = [
+THEME_FONTS: list[gr.themes.Font | str] = [
     gr.themes.LocalFont("Source Sans Pro", weights=(400, 600)),
     "Noto Sans CJK SC",
     "Noto Sans SC",
@@ -310,9 +310,11 @@ def _build_chat_tab(service: AssistantService, office=None, demo: gr.Blocks | No
     for trigger in (regen.click, chatbot.retry):
         trigger(regenerate, [turns, mode], outs, api_visibility="private", concurrency_limit=limit, concurrency_id="answer")
     copy.click(None, js=COPY_JS)
-    reset = (lambda: ([], [], render.sources_html(None), ""), None, [chatbot, turns, sources, question])
+    def reset() -> tuple[list, list, str, str]:
+        return [], [], render.sources_html(None), ""
+
     for trigger in (clear.click, chatbot.clear):
-        trigger(*reset, queue=False, api_visibility="private")
+        trigger(reset, None, [chatbot, turns, sources, question], queue=False, api_visibility="private")
 
 
 def _build_kb_tab(service: AssistantService, office=None) -> tuple[Callable[[], tuple], list]:
@@ -455,8 +457,8 @@ def build_app(service: AssistantService, extra_tabs: Sequence[Callable[[Assistan
             return ask_api(service, question, history, mode)
 
         gr.api(ask, api_name="ask")
-    demo.office_ui = office  # type: ignore[attr-defined] - launch() takes the logins from it
-    demo.doc_service = service  # type: ignore[attr-defined] - launch() serves its 原文 pages (/doc/…) beside the UI
+    demo.office_ui = office  # type: ignore[attr-defined]  # launch() takes the logins from it
+    demo.doc_service = service  # type: ignore[attr-defined]  # launch() serves its 原文 pages (/doc/…) beside the UI
     return demo
 
 

@@ -82,6 +82,7 @@ def sources_html(d: Draft) -> str:
 
 def status_markdown(d: Draft) -> str:
     c = d.check
+    assert c is not None, "every draft a stream yields carries its check"
     head = (
         f"**核查**：{c.claims} 句陈述中 {c.cited} 句有经核验的引用（{c.cited_share:.0%}），"
         f"{len(d.citations)} 条引用依据，{c.placeholders} 处待补充，{len(c.unknown_numbers)} 个无来源数字。"

@@ -46,8 +46,9 @@ def doc_href(c: Any) -> str:
     ref = chunk.doc_id if chunk is not None else getattr(c, "chunk_id", "")
     article = chunk.article if chunk is not None else getattr(c, "article", "")
     href = f"/doc/{quote(ref, safe='')}?hl={quote(c.quote, safe='')}"
-    if chunk is None and getattr(c, "source", ""):  # the file, should the saved chunk have changed since
-        href += f"&src={quote(c.source, safe='')}"
+    source: str = getattr(c, "source", "")
+    if chunk is None and source:  # the file, should the saved chunk have changed since
+        href += f"&src={quote(source, safe='')}"
     return href + (f"#{quote(article, safe='')}" if article else "")
 
 
@@ -160,7 +161,7 @@ def document_rows(documents: Sequence[IndexedDocument]) -> list[list]:
     return [[d.path, d.title, KIND_LABELS.get(d.kind, d.kind), d.version, d.chunks] for d in sorted(documents, key=lambda d: d.path)]
 
 
-def _size(n: int) -> str:
+def _size(n: float) -> str:
     for unit in ("B", "KB", "MB"):
         if n < 1024:
             return f"{n:.0f} {unit}"
