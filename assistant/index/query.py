@@ -12,7 +12,7 @@ so 收红包 is covered by a chunk saying 礼金.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -345,7 +345,7 @@ class Analyzer:
         return tuple(dict.fromkeys(out))
 
 
-def coverage(groups: Sequence[frozenset[str]], chunk_tokens: set[str], idf: dict[str, float], default_idf: float) -> float:
+def coverage(groups: Sequence[frozenset[str]], chunk_tokens: Container[str], idf: dict[str, float], default_idf: float) -> float:
     """Share of the question's concept weight a chunk holds. A concept weighs what its rarest known token weighs
     (an unknown word weighs the most: it is likely the point of the question) and counts when any token is found."""
     total = found = 0.0

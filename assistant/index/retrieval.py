@@ -47,7 +47,7 @@ class IndexReader:
             self.manifest = read_manifest(gen)
             self.chunks: list[Chunk] = chunks
             # Each chunk's distinct tokens as a tuple: a set per chunk cost 2 KB, six times the tuple, and these are
-            # only looked into for the few dozen candidates of a question.
+            # only looked into (about 30 tokens each) for the few dozen candidates of a question.
             self.tokens: list[tuple[str, ...]] = [tuple(dict.fromkeys(t)) for t in tokens]
             self.by_id = {c.id: i for i, c in enumerate(chunks)}
             self.bm25 = bm25s.BM25.load(str(gen / "bm25"), load_corpus=False)
@@ -93,13 +93,12 @@ class IndexReader:
         if not toks:
             return 0.0
         total = sum(self.idf.get(t, self.max_idf) for t in toks)
-        chunk_tokens = set(self.tokens[idx])
-        found = sum(self.idf.get(t, self.max_idf) for t in toks if t in chunk_tokens)
+        found = sum(self.idf.get(t, self.max_idf) for t in toks if t in self.tokens[idx])
         return found / total if total else 0.0
 
     def concept_coverage(self, plan: QueryPlan, idx: int) -> float:
         """Coverage of the question's concepts, where a thesaurus synonym or a corrected typo counts as the word."""
-        return concept_coverage(plan.groups, set(self.tokens[idx]), self.idf, self.max_idf)
+        return concept_coverage(plan.groups, self.tokens[idx], self.idf, self.max_idf)
 
     def plan(self, query: str, extra: tuple[str, ...] = ()) -> QueryPlan:
         return self.analyzer.plan(query, tuple(extra))

@@ -62,16 +62,12 @@ def chunk_from_json(line: str, pool: dict[str, str] | None = None) -> tuple[Chun
     shared across the chunks read with it: json.loads makes a new string for each, which at 1M chunks was most of
     the reader's memory."""
     d = json.loads(line)
-    tokens = d.pop("tokens", [])
-    if pool is not None:
-        share = pool.setdefault
-        tokens = [share(t, t) for t in tokens]
-        for name in _SHARED_FIELDS:
-            if name in d:
-                d[name] = share(d[name], d[name])
-        d["path"] = tuple(share(x, x) for x in d.get("path", ()))
-    else:
-        d["path"] = tuple(d.get("path", ()))
+    share = (pool if pool is not None else {}).setdefault
+    tokens = [share(t, t) for t in d.pop("tokens", [])]
+    for name in _SHARED_FIELDS:
+        if name in d:
+            d[name] = share(d[name], d[name])
+    d["path"] = tuple(share(x, x) for x in d.get("path", ()))
     d["extra"] = tuple(tuple(x) for x in d.get("extra", ()))
     return Chunk(**d), tokens
 
