@@ -28,3 +28,12 @@ def test_a_question_in_the_provisions_words_keeps_the_concept_floor():
     # The best provision holds most of the question: the runner-up needs its share of the question, not closeness.
     assert pick([hit("第九十七条", 0.80, 0.920), hit("第一百零二条", 0.30, 0.919)]) == [0]
     assert pick([hit("第九十七条", 0.80, 0.920), hit("第一百零二条", 0.70, 0.800)]) == [0, 1]
+
+
+def test_the_cited_articles_are_a_prefix_of_the_ranking():
+    pick = ExtractiveAnswerer().select
+    # A runner-up below the floor stops the citations: the third article, though it holds enough of the question, was
+    # ranked below one that does not, so it is not cited.
+    assert pick([hit("第九十七条", 0.80, 0.920), hit("第一百零二条", 0.30, 0.919), hit("第三条", 0.75, 0.900)]) == [0]
+    # Without the article between them it is.
+    assert pick([hit("第九十七条", 0.80, 0.920), hit("第三条", 0.75, 0.900)]) == [0, 1]

@@ -154,8 +154,9 @@ class ExtractiveAnswerer:
         self.near_cosine = near_cosine
 
     def select(self, hits: Sequence[Hit]) -> list[int]:
-        """Indexes of the hits to cite: the first, a named article, others that clear the per-chunk floor, and for a
-        question in its own words the runner-up article when it is about as close in meaning."""
+        """Indexes of the hits to cite: a named article; else the first, then the next articles in rank order while
+        each clears the per-chunk floor (for a question in its own words the runner-up article also when it is about
+        as close in meaning)."""
         concept = [dict(h.scores).get("concept", dict(h.scores).get("coverage", 0.0)) for h in hits]
         named = [i for i, h in enumerate(hits) if dict(h.scores).get("named")]
         if named:
@@ -177,9 +178,13 @@ class ExtractiveAnswerer:
             cosine = dict(hits[i].scores).get("cosine")
             near = own_words and first_other and cosine0 is not None and cosine is not None and cosine >= cosine0 - self.near_cosine
             first_other = False
-            if concept[i] >= floor or near:
-                chosen.append(i)
-                seen.add(key)
+            if not (concept[i] >= floor or near):
+                # The cited articles are a prefix of the ranking: an article ranked below one that does not qualify was
+                # put there by the search's sense of meaning against its words, and on the dev sets none of the 14
+                # such citations held a gold article or a keypoint (citation precision dev .803 → .816).
+                break
+            chosen.append(i)
+            seen.add(key)
         return chosen
 
     def answer(self, question: str, hits: Sequence[Hit], query: str = "", decision: Decision | None = None) -> Answer:
