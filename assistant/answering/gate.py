@@ -51,6 +51,9 @@ def sentence_coverage(plan: QueryPlan, hits: Sequence[Hit], idf: dict[str, float
 
 def features(plan: QueryPlan, hits: Sequence[Hit], idf: dict[str, float], default_idf: float, vocab: Container[str]) -> dict[str, float]:
     """The gate's inputs for one question and its hits (all on comparable 0..1-ish scales)."""
+    # In the fusion's order (a hit's score is its fused score): the reranker decides what is quoted first, not
+    # whether to answer, and the gate was fitted on the fused order.
+    hits = sorted(hits, key=lambda h: -h.score)
     sc = [dict(h.scores) for h in hits]
     cos = sorted((s["cosine"] for s in sc if "cosine" in s), reverse=True)
     n_tok = max(len(plan.tokens), 1)

@@ -15,6 +15,7 @@ from assistant.core.messages import error
 from assistant.core.protocols import Answerer, ChatModel, Embedder, Rewriter
 from assistant.core.settings import Settings, offline_env
 from assistant.index.embeddings import make_embedder
+from assistant.index.rerank import load_rerank
 from assistant.llm.chat import openai_chat_model
 
 Purpose = Literal["answer", "draft", "rewrite", "reword"]
@@ -75,4 +76,5 @@ def build(settings: Settings | None = None) -> AssistantService:
         rewriter=build_rewriter(settings),
         gate_factory=lambda mode: build_gate(settings, mode),
         reworder=build_reworder(settings),
+        reranker_factory=lambda mode: load_rerank(mode, settings.embedder) if settings.rerank == "model" else None,
     )

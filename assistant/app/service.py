@@ -15,7 +15,7 @@ from assistant.answering.gate import Gate
 from assistant.app.documents import answerable, mark_repealed_hits, repealed_titles, version_notes
 from assistant.core.errors import AssistantError, IngestError
 from assistant.core.messages import error, say
-from assistant.core.protocols import Answerer, Embedder, Reworder, Rewriter
+from assistant.core.protocols import Answerer, Embedder, Retriever, Reworder, Rewriter
 from assistant.core.settings import Settings
 from assistant.core.types import (
     DOC_KINDS,
@@ -29,6 +29,7 @@ from assistant.core.types import (
     KbStats,
     final_answer,
 )
+from assistant.index.rerank import RerankModel
 from assistant.index.retrieval import IndexReader, make_retriever
 from assistant.index.store import current_generation, ensure_intact, list_kbs, read_manifest
 from assistant.ingest.loaders import LOADERS, check_size, file_hash, supported
@@ -50,6 +51,7 @@ class AssistantService:
         rewriter: Rewriter = keep_question,
         gate_factory: Callable[[str], Gate] | None = None,
         reworder: Reworder | None = None,
+        reranker_factory: Callable[[str], RerankModel | None] | None = None,
     ) -> None:
         self.settings = settings
         self._embedder_factory = embedder_factory
@@ -58,6 +60,8 @@ class AssistantService:
         self.rewriter = rewriter
         self._gate_factory = gate_factory or (lambda mode: Gate(None, settings.min_relevance))
         self._gates: dict[str, Gate] = {}
+        self._reranker_factory = reranker_factory or (lambda mode: None)
+        self._rerankers: dict[str, RerankModel | None] = {}
         self.reworder = reworder
         self._reader: IndexReader | None = None
         self._thesaurus_stamp: tuple = ()
@@ -357,9 +361,21 @@ class AssistantService:
         repealed = self.repealed() if repealed is None else repealed
         extra = self.reworded(query) if extra is None else extra
         mode = mode or self.settings.mode
-        reader = reader or self.reader()
+        retriever = self.retriever(mode, reader or self.reader())
+        k = k or self.settings.top_k
+        if not kinds:
+            return mark_repealed_hits(official_first(retriever.search(query, k, extra)), repealed)
+        # Over-fetch, then filter: the wanted kind may be a small share of the index.
+        wanted = [h for h in retriever.search(query, max(k * 10, 80), extra) if h.chunk.kind in kinds][:k]
+        return mark_repealed_hits(official_first(wanted), repealed)
+
+    def retriever(self, mode: str, reader: IndexReader, rerank: bool = True) -> Retriever:
+        """The configured retriever over ``reader``; ``rerank=False`` leaves the fused order as it is (to fit a
+        reranker on)."""
         s = self.settings
-        retriever = make_retriever(
+        if rerank and mode not in self._rerankers:
+            self._rerankers[mode] = self._reranker_factory(mode)
+        return make_retriever(
             mode,
             reader,
             None if mode == "bm25" else self.embedder,
@@ -369,13 +385,12 @@ class AssistantService:
             s.expansion_weight if s.thesaurus else 0.0,
             s.per_doc,
             s.list_weight,
+            self._rerankers[mode] if rerank else None,
         )
-        k = k or self.settings.top_k
-        if not kinds:
-            return mark_repealed_hits(official_first(retriever.search(query, k, extra)), repealed)
-        # Over-fetch, then filter: the wanted kind may be a small share of the index.
-        wanted = [h for h in retriever.search(query, max(k * 10, 80), extra) if h.chunk.kind in kinds][:k]
-        return mark_repealed_hits(official_first(wanted), repealed)
+
+    def forget_rerankers(self) -> None:
+        """Read the rerankers again at the next search (after a new fit was written)."""
+        self._rerankers.clear()
 
     def repealed(self) -> frozenset[str]:
         """Titles an admin marked 已废止 (废止.txt in the knowledge folder): searchable as history, never answered from."""

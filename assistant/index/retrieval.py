@@ -15,6 +15,7 @@ from assistant.core.protocols import Embedder, Retriever
 from assistant.core.types import Chunk, Hit
 from assistant.index.query import Analyzer, QueryPlan
 from assistant.index.query import coverage as concept_coverage
+from assistant.index.rerank import RerankModel, candidate_features
 from assistant.index.store import current_generation, generation_collection, read_chunks, read_manifest
 from assistant.text import query_tokens
 from assistant.text.structure import listed_items
@@ -201,14 +202,17 @@ class HybridRetriever:
         coverage_weight: float = 0.0,
         per_doc: int = 0,
         list_weight: float = 0.0,
+        reranker: RerankModel | None = None,
     ) -> None:
         self.bm25, self.vector, self.rrf_k, self.depth = bm25, vector, rrf_k, depth
         self.weights = {"bm25": 1.0, "cosine": dense_weight}
         self.coverage_weight = coverage_weight
         self.per_doc = per_doc
         self.list_weight = list_weight
+        self.reranker = reranker
 
-    def search(self, query: str, k: int, extra: tuple[str, ...] = ()) -> list[Hit]:
+    def candidates(self, query: str, k: int, extra: tuple[str, ...] = ()) -> tuple[QueryPlan, list[int], dict[int, float], dict[int, dict[str, float]]]:
+        """The fused candidates, best first, with their fused scores and signals (before any reranking)."""
         depth = max(self.depth, k * 3)
         reader = self.bm25.reader
         plan = reader.plan(query, extra)
@@ -227,7 +231,15 @@ class HybridRetriever:
                 fused[idx] += self.coverage_weight * parts[idx]["concept"]
             if self.list_weight and plan.wants_list and listed_items(reader.chunks[idx].text) >= 3:
                 fused[idx] += self.list_weight
-        order = sorted(fused, key=lambda i: -fused[i])
+        return plan, sorted(fused, key=lambda i: -fused[i]), fused, parts
+
+    def search(self, query: str, k: int, extra: tuple[str, ...] = ()) -> list[Hit]:
+        reader = self.bm25.reader
+        plan, order, fused, parts = self.candidates(query, k, extra)
+        if self.reranker is not None:
+            top = order[: self.reranker.depth]
+            feats = candidate_features([fused[i] for i in top], [parts[i] for i in top])
+            order = [top[n] for n in self.reranker.order(feats)] + order[len(top) :]
         named = referenced_articles(reader, plan, order[:10])
         for idx in named:
             if idx not in parts:
@@ -293,6 +305,7 @@ def make_retriever(
     expansion_weight: float = 1.5,
     per_doc: int = 0,
     list_weight: float = 0.0,
+    reranker: RerankModel | None = None,
 ) -> Retriever:
     if mode == "bm25":
         return Bm25Retriever(reader, expansion_weight)
@@ -309,6 +322,7 @@ def make_retriever(
             coverage_weight=coverage_weight,
             per_doc=per_doc,
             list_weight=list_weight,
+            reranker=reranker,
         )
     raise error("unknown_mode", mode=mode)
 

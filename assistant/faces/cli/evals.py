@@ -5,6 +5,7 @@ assistant eval sweep QA.jsonl --modes bm25,vector,hybrid --embedders m3e-small,n
 assistant eval threshold QA.jsonl [--mode M]
 assistant eval check QA.jsonl
 assistant eval fit-gate DEV.jsonl[,DEV2.jsonl] [--write]
+assistant eval fit-rerank DEV.jsonl[,DEV2.jsonl] [--write]
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from assistant.core.messages import error
 from assistant.core.types import MODES
 from assistant.faces.cli.main import EXTENSIONS, _service, command
 
-ACTIONS = ("sweep", "threshold", "check", "fit-gate")
+ACTIONS = ("sweep", "threshold", "check", "fit-gate", "fit-rerank")
 
 
 def _extend(sub) -> None:
@@ -38,7 +39,7 @@ def _extend(sub) -> None:
         "--index-root", dest="index_root", type=Path, help="sweep: where per-embedder indexes are built (default OUT/index)"
     )
     s.add_argument("--by", choices=["f1", "balanced_accuracy"], default="f1", help="threshold: what to maximise")
-    s.add_argument("--write", action="store_true", help="fit-gate: save the fitted gate to assistant/resources/gate.json")
+    s.add_argument("--write", action="store_true", help="fit-gate / fit-rerank: save the fit to assistant/resources/gate.json / rerank.json")
 
 
 EXTENSIONS.append(_extend)
@@ -91,6 +92,8 @@ def cmd_eval(args, settings) -> int:
         return _check(args, settings)
     if args.target == "fit-gate":
         return _fit_gate(args, settings)
+    if args.target == "fit-rerank":
+        return _fit_rerank(args, settings)
     from assistant.app.evaluation import evaluate
     from assistant.app.report import print_summary, threshold_text, write_report
 
@@ -188,6 +191,25 @@ def _fit_gate(args, settings) -> int:
     print(f"answer at p ≥ {m.answer_at:.3f}; related articles at p ≥ {m.related_at:.3f}")
     print(f"5-fold cross-validated: false refusal {report['cv_false_refusal']:.3f}, refusal recall {report['cv_refusal_recall']:.3f}")
     print("coefficients (standardized):", ", ".join(f"{k} {v:+.2f}" for k, v in report["coefficients"].items()))
+    if fit.saved_to:
+        print(f"written: {fit.saved_to} ({fit.saved_as})")
+    return 0
+
+
+def _fit_rerank(args, settings) -> int:
+    """Fit the reranker on development sets (comma-separated), each set held out in turn; --write saves it."""
+    from assistant.app.evaluation import fit_rerank
+
+    if not args.qa:
+        raise error("fit_rerank_needs_sets")
+    fit = fit_rerank(_service(settings), _split(args.qa), mode=args.mode, write=args.write, progress=_progress())
+    print(f"reorders the first {fit.model.depth} fused candidates; each set scored by a model fitted on the others:")
+    print(f"{'set':<24} {'questions':>9}  hit@1 fused → reranked   hit@5 fused → reranked   MRR fused → reranked")
+    for name, r in fit.report["held_out_in_turn"].items():
+        a, b = r["fused"], r["reranked"]
+        print(f"{name:<24} {r['questions']:>9}  {a['hit@1']:.3f} → {b['hit@1']:.3f}          {a['hit@5']:.3f} → {b['hit@5']:.3f}"
+              f"          {a['mrr']:.3f} → {b['mrr']:.3f}")  # fmt: skip
+    print("coefficients (standardized):", ", ".join(f"{k} {v:+.2f}" for k, v in fit.report["coefficients"].items()))
     if fit.saved_to:
         print(f"written: {fit.saved_to} ({fit.saved_as})")
     return 0
