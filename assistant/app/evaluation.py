@@ -341,7 +341,7 @@ def fit_rerank(
     from assistant.index.retrieval import HybridRetriever
 
     if any("heldout" in Path(p).name for p in paths):
-        raise error("gate_on_heldout")
+        raise error("rerank_on_heldout")
     mode = mode or service.settings.mode
     if mode != "hybrid":
         raise error("rerank_needs_hybrid", mode=mode)

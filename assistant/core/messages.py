@@ -19,6 +19,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "index_missing_for_gold": ("{path} 下没有索引，无法核对标准出处", "先运行 `assistant ingest`"),
     # ---------------------------------------------------------------- evaluation
     "gate_on_heldout": ("答题门槛从不在保留集（held-out）上拟合", "只用开发集拟合，再用 `assistant eval` 在保留集上检验"),
+    "rerank_on_heldout": ("重排序模型从不在保留集（held-out）上拟合", "只用开发集拟合，再用 `assistant eval` 在保留集上检验"),
     "rerank_needs_hybrid": ("重排序只用于混合检索（mode={mode}）", "用 --mode hybrid 或设置 ASSISTANT_MODE=hybrid 后再拟合"),
     "fit_rerank_needs_sets": ("`assistant eval fit-rerank` 需要开发集", "assistant eval fit-rerank evals/sets/dev.jsonl,evals/sets/dev_colloquial.jsonl"),
     "fit_gate_needs_sets": ("`assistant eval fit-gate` 需要开发集", "assistant eval fit-gate evals/sets/dev.jsonl,evals/sets/dev_colloquial.jsonl"),

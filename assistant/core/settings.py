@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     # Whether to answer: "model" = the multi-signal gate fitted on the dev sets (resources/gate.json, three outcomes:
     # answer / related articles / no basis); "threshold" = min_relevance alone (the old rule).
     gate: Literal["model", "threshold"] = "model"
-    # "model" = the hybrid search's first 20 candidates reordered by the linear reranker fitted on the dev sets
+    # "model" = the hybrid search's top_k hits reordered by the linear reranker fitted on the dev sets
     # (resources/rerank.json, `assistant eval fit-rerank`); "off" = the RRF fusion's order.
     rerank: Literal["model", "off"] = "model"
     chunk_max_chars: int = 600
