@@ -101,7 +101,8 @@ class GateModel:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> GateModel:
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**fields)
 
 
 def gate_key(mode: str, embedder: str) -> str:
