@@ -527,9 +527,10 @@ def main() -> None:
         from assistant.index.store import HNSW
 
         ef = HNSW["ef_search"]
+        probes, others = ("true neighbours", "random queries") if args.vectors == "seeded" else ("dev questions", "benchmark questions")
         print("\n| chunks | ingest w/o embedding | index size | RSS | bm25 p50/p95 | vector p50/p95 | hybrid p50/p95 |"
-              f" numpy brute force p50/p95 | rank-bm25 p50/p95 | recall@10, true neighbours (ef_search {ef}) |"
-              " recall@10, true neighbours (ef_search 100, chroma's default) | recall@10, random queries |")  # fmt: skip
+              f" numpy brute force p50/p95 | rank-bm25 p50/p95 | recall@10, {probes} (ef_search {ef}) |"
+              f" recall@10, {probes} (ef_search 100, chroma's default) | recall@10, {others} |")  # fmt: skip
         print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for r in synth:
             b = r.get("baselines", {})
