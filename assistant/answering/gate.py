@@ -11,10 +11,9 @@ and stored in resources/gate.json. Three outcomes: a cited answer, related artic
 from __future__ import annotations
 
 import math
-from collections.abc import Container, Mapping, Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from assistant.core.resources import RESOURCES, load_fitted, save_fitted
 from assistant.core.types import Decision, Hit
@@ -95,14 +94,6 @@ class GateModel:
 
     def outcome(self, p: float) -> str:
         return "answer" if p >= self.answer_at else "related" if p >= self.related_at else "none"
-
-    def to_json(self) -> dict[str, object]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> GateModel:
-        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-        return cls(**fields)
 
 
 def gate_key(mode: str, embedder: str) -> str:

@@ -56,7 +56,7 @@ class RerankModel:
     mean: tuple[float, ...]
     scale: tuple[float, ...]
     coef: tuple[float, ...]
-    depth: int = 20
+    depth: int  # the answerer's top_k when it was fitted
     fitted_on: str = ""
 
     def score(self, feats: Mapping[str, float]) -> float:
@@ -66,7 +66,6 @@ class RerankModel:
         """Positions of the candidates, best first; ties keep the fused order."""
         scores = [self.score(f) for f in feats]
         return sorted(range(len(feats)), key=lambda i: -scores[i])
-
 
 
 def rerank_key(mode: str, embedder: str) -> str:
